@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Parley",
+    products: [
+        .library(name: "ParleyCrypto", targets: ["ParleyCrypto"]),
+        .executable(name: "parley-bench", targets: ["ParleyBench"]),
+        .executable(name: "parley-vectors", targets: ["ParleyVectorTool"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries from Debian packages (installed by `make deps`).
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "CNice", pkgConfig: "nice", providers: [.apt(["libnice-dev"])]),
+        .systemLibrary(name: "CWebSockets", pkgConfig: "libwebsockets", providers: [.apt(["libwebsockets-dev"])]),
+        .target(name: "CParleyShims", dependencies: ["CNice"]),
+
+        // The crypto core: the only importer of CSodium; no Foundation.
+        .target(name: "ParleyCrypto", dependencies: ["CSodium"]),
+
+        // Tools.
+        .executableTarget(
+            name: "ParleyBench",
+            dependencies: ["ParleyCrypto", "CSodium", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/ParleyBench"
+        ),
+        .executableTarget(
+            name: "ParleyVectorTool",
+            dependencies: ["ParleyCrypto"],
+            path: "Sources/ParleyVectorTool"
+        ),
+
+        .testTarget(
+            name: "ParleyCryptoTests",
+            dependencies: ["ParleyCrypto"],
+            resources: [.copy("Resources")]
+        ),
+        .testTarget(
+            name: "NativeLibrariesTests",
+            dependencies: ["CParleyShims", "CNice", "CWebSockets"]
+        ),
+    ]
+)

@@ -1,0 +1,5 @@
+#include "CParleyShims.h"
+
+gulong CParleyShims_g_signal_connect(gpointer instance, const gchar *signal, GCallback handler, gpointer data) {
+    return g_signal_connect(instance, signal, handler, data);
+}

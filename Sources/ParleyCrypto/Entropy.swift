@@ -1,0 +1,63 @@
+import CSodium
+import Synchronization
+
+/// Where the crypto core gets its randomness (ephemeral scalars, call IDs, identity seeds).
+///
+/// Production code uses `SystemEntropy`. Test vectors and the deterministic
+/// simulations of ParleyTesting use `DeterministicEntropy`, so a whole handshake
+/// can be replayed byte for byte.
+public protocol EntropySource: AnyObject, Sendable {
+    /// Fills `buffer` with random bytes. Secret destinations are filled in place.
+    func fill(_ buffer: UnsafeMutableRawBufferPointer)
+}
+
+/// The operating system's CSPRNG through libsodium's `randombytes_buf`.
+public final class SystemEntropy: EntropySource {
+    public static let shared = SystemEntropy()
+
+    public init() { ensureSodium() }
+
+    public func fill(_ buffer: UnsafeMutableRawBufferPointer) {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+        randombytes_buf(base, buffer.count)
+    }
+}
+
+/// A reproducible stream: request n of a run is filled with
+/// `randombytes_buf_deterministic(size, seed = BLAKE2b-256(seed || n as 8 bytes big-endian))`.
+/// Never use it outside tests and vector generation.
+public final class DeterministicEntropy: EntropySource {
+    private let seed: [UInt8]
+    private let requests = Mutex<UInt64>(0)
+
+    public init(seed: [UInt8]) {
+        ensureSodium()
+        self.seed = BLAKE2b.hash(seed, outputCount: 32)
+    }
+
+    public func fill(_ buffer: UnsafeMutableRawBufferPointer) {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+        let index = requests.withLock { count -> UInt64 in
+            defer { count += 1 }
+            return count
+        }
+        var input = seed
+        input.appendUInt64(index)
+        let requestSeed = BLAKE2b.hash(input, outputCount: Int(randombytes_SEEDBYTES))
+        randombytes_buf_deterministic(base, buffer.count, requestSeed)
+    }
+}
+
+extension EntropySource {
+    /// Public random bytes (call IDs, nonces).
+    public func bytes(_ count: Int) -> [UInt8] {
+        var result = [UInt8](repeating: 0, count: count)
+        result.withUnsafeMutableBytes { fill($0) }
+        return result
+    }
+
+    /// A new secret filled in protected memory.
+    public func secret(_ count: Int) -> SecretBytes {
+        SecretBytes(count: count) { fill($0) }
+    }
+}

@@ -1,0 +1,151 @@
+/// Derives every key of a call from CPace's ISK and the transcript hash
+/// (PROTOCOL.md, "Key schedule"):
+///
+///     th  = SHA-512(lv("parley/1 transcript") || lv(CI) || lv(sid) || lv(transcript_ir))
+///     PRK = HKDF-Extract(salt = "parley/1 key schedule", IKM = ISK)
+///     key(label, L) = HKDF-Expand(PRK, lv(label) || th, L)
+///
+/// The ISK and PRK are erased as soon as the keys exist; K never leaves CPace.
+public enum KeySchedule {
+    public static let keyCount = 32
+    public static let confirmTagCount = 32
+    static let sasCount = 8
+
+    public static func transcriptHash(ci: [UInt8], sid: [UInt8], transcript: [UInt8]) -> [UInt8] {
+        SHA512.hash(CPace.prependLen(Labels.transcriptHash) + CPace.prependLen(ci) + CPace.prependLen(sid) + CPace.prependLen(transcript))
+    }
+
+    /// All secrets derived for one call, before key confirmation.
+    final class Derived {
+        let signalCallerToCallee: SecretBytes
+        let signalCalleeToCaller: SecretBytes
+        let frameCallerToCallee: SecretBytes
+        let frameCalleeToCaller: SecretBytes
+        let confirmCaller: SecretBytes
+        let confirmCallee: SecretBytes
+        let sas: ShortAuthenticationString
+        let transcriptHash: [UInt8]
+
+        /// Takes ownership of `isk` and erases it.
+        init(isk: SecretBytes, transcriptHash th: [UInt8]) throws {
+            defer { isk.erase() }
+            let prk = try HKDF.extract(salt: Labels.keyScheduleSalt, inputKeyMaterial: isk)
+            defer { prk.erase() }
+            func derive(_ label: [UInt8], _ count: Int = KeySchedule.keyCount) throws -> SecretBytes {
+                try HKDF.expand(pseudoRandomKey: prk, info: CPace.prependLen(label) + th, count: count)
+            }
+            signalCallerToCallee = try derive(Labels.signalCallerToCallee)
+            signalCalleeToCaller = try derive(Labels.signalCalleeToCaller)
+            frameCallerToCallee = try derive(Labels.frameCallerToCallee)
+            frameCalleeToCaller = try derive(Labels.frameCalleeToCaller)
+            confirmCaller = try derive(Labels.confirmCaller)
+            confirmCallee = try derive(Labels.confirmCallee)
+            let sasBytes = try derive(Labels.sas, KeySchedule.sasCount)
+            defer { sasBytes.erase() }
+            sas = try ShortAuthenticationString(derived: sasBytes)
+            transcriptHash = th
+        }
+
+        /// The confirmation tag `role` sends: HMAC-SHA-512/256(confirm key of role, th).
+        func confirmTag(for role: CallRole) throws -> [UInt8] {
+            try HKDF.tag(key: role == .caller ? confirmCaller : confirmCallee, message: transcriptHash)
+        }
+
+        /// Constant-time check of the tag the peer (of `role`) sent.
+        func checkConfirmTag(_ tag: [UInt8], from role: CallRole) throws -> Bool {
+            let expected = try confirmTag(for: role)
+            return tag.count == expected.count && constantTimeEqual(tag, expected)
+        }
+
+        func eraseAll() {
+            for secret in [signalCallerToCallee, signalCalleeToCaller, frameCallerToCallee, frameCalleeToCaller, confirmCaller, confirmCallee] {
+                secret.erase()
+            }
+        }
+
+        /// Hands the traffic keys to a `CallKeys` for `role` and erases the confirmation keys.
+        func callKeys(role: CallRole, callID: [UInt8], local: DeviceID, peer: DeviceID, peerIdentityKey: [UInt8]) -> CallKeys {
+            confirmCaller.erase()
+            confirmCallee.erase()
+            let callerSends = role == .caller
+            return CallKeys(role: role, callID: callID, localDeviceID: local, peerDeviceID: peer, peerIdentityKey: peerIdentityKey,
+                            sas: sas, transcriptHash: transcriptHash,
+                            signalSend: callerSends ? signalCallerToCallee : signalCalleeToCaller,
+                            signalReceive: callerSends ? signalCalleeToCaller : signalCallerToCallee,
+                            frameSend: callerSends ? frameCallerToCallee : frameCalleeToCaller,
+                            frameReceive: callerSends ? frameCalleeToCaller : frameCallerToCallee)
+        }
+    }
+}
+
+/// Constant-time comparison of two equal-length public byte strings (tags).
+func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+    guard lhs.count == rhs.count else { return false }
+    var difference: UInt8 = 0
+    for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }
+    return difference == 0
+}
+
+/// The outcome of a confirmed handshake: the traffic keys of one side of one call,
+/// the SAS and who the peer proved to be. `erase()` ends the call's secrets; the
+/// sealers and openers made from it share its keys, so erasing them is erasing these.
+public final class CallKeys: @unchecked Sendable {
+    public let role: CallRole
+    public let callID: [UInt8]
+    public let localDeviceID: DeviceID
+    /// The device ID derived from the identity key whose signatures this side verified.
+    public let peerDeviceID: DeviceID
+    public let peerIdentityKey: [UInt8]
+    public let sas: ShortAuthenticationString
+    public let transcriptHash: [UInt8]
+    let signalSend: SecretBytes
+    let signalReceive: SecretBytes
+    let frameSend: SecretBytes
+    let frameReceive: SecretBytes
+
+    init(role: CallRole, callID: [UInt8], localDeviceID: DeviceID, peerDeviceID: DeviceID, peerIdentityKey: [UInt8],
+         sas: ShortAuthenticationString, transcriptHash: [UInt8],
+         signalSend: SecretBytes, signalReceive: SecretBytes, frameSend: SecretBytes, frameReceive: SecretBytes) {
+        self.role = role
+        self.callID = callID
+        self.localDeviceID = localDeviceID
+        self.peerDeviceID = peerDeviceID
+        self.peerIdentityKey = peerIdentityKey
+        self.sas = sas
+        self.transcriptHash = transcriptHash
+        self.signalSend = signalSend
+        self.signalReceive = signalReceive
+        self.frameSend = frameSend
+        self.frameReceive = frameReceive
+    }
+
+    /// Seals this side's SDP and ICE blobs.
+    public func makeBlobSealer() -> SealedBlobSealer {
+        SealedBlobSealer(key: signalSend, callID: callID, direction: role)
+    }
+
+    /// Opens the peer's SDP and ICE blobs.
+    public func makeBlobOpener() -> SealedBlobOpener {
+        SealedBlobOpener(key: signalReceive, callID: callID, direction: role == .caller ? .callee : .caller)
+    }
+
+    /// Seals this side's frames. The sealer takes over the frame key: its rekeying erases it.
+    public func makeFrameSealer(now: Timestamp) -> FrameSealer {
+        FrameSealer(key: frameSend, now: now)
+    }
+
+    /// Opens the peer's frames. The opener takes over the frame key: its rekeying erases it.
+    public func makeFrameOpener() -> FrameOpener {
+        FrameOpener(key: frameReceive)
+    }
+
+    /// Erases every traffic key of the call now.
+    public func erase() {
+        for secret in [signalSend, signalReceive, frameSend, frameReceive] { secret.erase() }
+    }
+
+    /// True once every traffic key is erased.
+    public var isErased: Bool {
+        signalSend.isErased && signalReceive.isErased && frameSend.isErased && frameReceive.isErased
+    }
+}
