@@ -98,10 +98,10 @@ public final class CallKeys: @unchecked Sendable {
     public let peerIdentityKey: [UInt8]
     public let sas: ShortAuthenticationString
     public let transcriptHash: [UInt8]
-    let signalSend: SecretBytes
-    let signalReceive: SecretBytes
-    let frameSend: SecretBytes
-    let frameReceive: SecretBytes
+    package let signalSend: SecretBytes
+    package let signalReceive: SecretBytes
+    package let frameSend: SecretBytes
+    package let frameReceive: SecretBytes
 
     init(role: CallRole, callID: [UInt8], localDeviceID: DeviceID, peerDeviceID: DeviceID, peerIdentityKey: [UInt8],
          sas: ShortAuthenticationString, transcriptHash: [UInt8],
