@@ -60,10 +60,17 @@ public final class FrameSealer {
     private var nextCounter: UInt64 = 0
     private var packetsUnderKey: UInt64 = 0
     private var keyCreated: Timestamp
+    private let rekeyAfterPackets: UInt64
+    private let rekeyAfterTime: Duration
 
-    init(key: SecretBytes, now: Timestamp) {
+    /// The limits default to the spec constants; tests lower them to reach a rekey quickly.
+    package init(key: SecretBytes, now: Timestamp,
+                 rekeyAfterPackets: UInt64 = SpecConstants.rekeyAfterPackets,
+                 rekeyAfterTime: Duration = SpecConstants.rekeyAfterTime) {
         self.key = key
         self.keyCreated = now
+        self.rekeyAfterPackets = rekeyAfterPackets
+        self.rekeyAfterTime = rekeyAfterTime
     }
 
     /// Number of rekeys so far (the key epoch).
@@ -79,7 +86,7 @@ public final class FrameSealer {
         let total = payload.count + SpecConstants.frameOverhead
         guard out.count >= total else { throw CryptoError.invalidLength(what: "frame output buffer", expected: total, actual: out.count) }
         guard nextCounter < SpecConstants.frameRejectAfterCounter else { throw CryptoError.counterExhausted }
-        if packetsUnderKey >= SpecConstants.rekeyAfterPackets || now.since(keyCreated) >= SpecConstants.rekeyAfterTime {
+        if packetsUnderKey >= rekeyAfterPackets || now.since(keyCreated) >= rekeyAfterTime {
             try rekey(now: now)
         }
         let counter = nextCounter
@@ -142,7 +149,7 @@ public final class FrameOpener {
     private var previousExpires = Timestamp.zero
     private var replay = ReplayFilter(window: SpecConstants.frameReplayWindow)
 
-    init(key: SecretBytes) {
+    package init(key: SecretBytes) {
         current = Epoch(key: key, phase: false, firstCounter: 0)
     }
 

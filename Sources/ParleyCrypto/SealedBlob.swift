@@ -45,7 +45,7 @@ public final class SealedBlobSealer {
     private let direction: CallRole
     private var nextSequence: UInt64 = 0
 
-    init(key: SecretBytes, callID: [UInt8], direction: CallRole) {
+    package init(key: SecretBytes, callID: [UInt8], direction: CallRole) {
         self.key = key
         self.callID = callID
         self.direction = direction
@@ -85,7 +85,7 @@ public final class SealedBlobOpener {
     private let direction: CallRole
     private var replay = ReplayFilter(window: SpecConstants.blobReplayWindow)
 
-    init(key: SecretBytes, callID: [UInt8], direction: CallRole) {
+    package init(key: SecretBytes, callID: [UInt8], direction: CallRole) {
         self.key = key
         self.callID = callID
         self.direction = direction

@@ -6,7 +6,7 @@ import XCTest
 /// Sources of each file are cited in Resources/README.md.
 enum TestResources {
     static func url(_ relativePath: String) throws -> URL {
-        let url = try XCTUnwrap(Bundle.module.resourceURL).appendingPathComponent("Resources").appendingPathComponent(relativePath)
+        let url = Bundle.module.bundleURL.appendingPathComponent("Resources").appendingPathComponent(relativePath)
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw NSError(domain: "TestResources", code: 1, userInfo: [NSLocalizedDescriptionKey: "missing test resource \(relativePath)"])
         }
