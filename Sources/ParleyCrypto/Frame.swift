@@ -160,6 +160,7 @@ public final class FrameOpener {
     /// Returns the header and the payload length. Errors: `malformed`,
     /// `unsupportedVersion`, `tooLarge`, `replayed`, `authenticationFailed`.
     public func open(_ packet: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, now: Timestamp) throws -> (header: FrameHeader, count: Int) {
+        guard !current.key.isErased else { throw CryptoError.secretErased }
         let header = try FrameHeader.parse(packet)
         let payloadCount = packet.count - SpecConstants.frameOverhead
         guard payloadCount <= SpecConstants.frameMaxPayload else { throw CryptoError.tooLarge(limit: SpecConstants.frameMaxPayload, actual: payloadCount) }

@@ -94,6 +94,7 @@ public final class SealedBlobOpener {
     /// Errors: `tooLarge`, `malformed` (truncated or bad size), `unsupportedVersion`,
     /// `replayed`, `authenticationFailed` (forged, cross-call, cross-direction, wrong key).
     public func open(_ wire: [UInt8]) throws -> SealedBlob {
+        guard !key.isErased else { throw CryptoError.secretErased }
         guard wire.count <= SealedBlob.maxWireCount else { throw CryptoError.tooLarge(limit: SealedBlob.maxWireCount, actual: wire.count) }
         var reader = ByteReader(wire)
         let version = try reader.readByte("blob version")
