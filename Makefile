@@ -1,0 +1,60 @@
+# Parley: every target installs what it needs first (`deps`), so a fresh Debian
+# machine goes from clone to passing tests with `make test` alone.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := test
+
+# Debian packages the build and the tests need (checked one by one; only missing
+# ones are installed).
+APT_PACKAGES := pkg-config libsodium-dev libnice-dev libwebsockets-dev
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+FUZZ_SECONDS ?= 60
+SMOKE_FUZZ_SECONDS ?= 10
+
+# A crash must not hang on the interactive backtracer (CI has no terminal).
+export SWIFT_BACKTRACE ?= enable=no
+
+.PHONY: deps build test unit-tests fuzz-smoke bench fuzz vectors run demo clean
+
+deps:
+	@missing=""; \
+	for package in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	swift build
+
+## Every test suite: unit and vector tests, then a short fuzz smoke run.
+test: unit-tests fuzz-smoke
+
+unit-tests: deps
+	swift build --build-tests
+	swift test --skip-build
+
+fuzz-smoke: deps
+	FUZZ_SECONDS=$(SMOKE_FUZZ_SECONDS) bash Tests/Fuzz/run.sh
+
+## Benchmarks print their figures beside the baseline measured in the same run.
+bench: deps
+	swift run -c release parley-bench crypto
+
+## Longer fuzzing: make fuzz FUZZ_SECONDS=600
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash Tests/Fuzz/run.sh
+
+## Regenerates the protocol test vectors (checked by ProtocolVectorTests).
+vectors: deps
+	swift run parley-vectors > Tests/ParleyCryptoTests/Resources/protocol-vectors.json
+
+## What runs today: a complete call handshake between two in-process devices.
+run demo: deps
+	swift run parley-vectors --demo
+
+clean:
+	rm -rf .build .build-* .build_*
