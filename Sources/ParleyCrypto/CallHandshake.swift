@@ -4,15 +4,25 @@ public enum PeerIdentityPolicy: Sendable {
     /// caller dialled, or the one the server says is calling). A relay that swaps in
     /// its own handshake messages fails with `badSignature` or `identityMismatch`.
     case requireDeviceID
-    /// Any identity key is accepted once it proves possession by signing the
-    /// transcript; `CallKeys.peerDeviceID` reports which. Without a security code the
-    /// two people must then compare the SAS to detect a relay in the middle.
+    /// Any identity key is accepted once it proves possession by signing (the caller
+    /// signs its commitment and ADa, the callee the whole transcript); `CallKeys.peerDeviceID` reports which. Without a security code the
+    /// two people must then compare the SAS to detect a relay in the middle. (The
+    /// caller still binds the dialled device ID into CI, so only a party that uses
+    /// that ID in CI can answer.)
     case acceptAnyIdentity
 }
 
 /// The caller's side of the call handshake (PROTOCOL.md, "Call handshake"):
-/// `inviteMessage` goes out with the invite, `consumeResponse` takes the callee's
-/// accept and returns the confirm message and the call's keys.
+///
+///     1 invite   caller -> callee  commitment to Ya, ADa, signature
+///     2 response callee -> caller  Yb, ADb, signature over messages 1 and 2
+///     3 confirm  caller -> callee  Ya, caller's confirmation tag
+///     4 finish   callee -> caller  callee's confirmation tag
+///
+/// `inviteMessage` goes out with the invite; `consumeResponse` returns message 3;
+/// `consumeFinish` returns the confirmed keys. Any error other than `invalidState`
+/// (a message at the wrong step, which changes nothing) ends the handshake and
+/// erases its secrets.
 public final class CallInitiator {
     public let callID: [UInt8]
     /// Message 1, to send with the invite.
@@ -23,12 +33,21 @@ public final class CallInitiator {
     private let codeSet: Bool
     private let channelIdentifier: [UInt8]
     private let associatedData: HandshakeAssociatedData
+    private let commitment: [UInt8]
     private let party: CPace.Party
-    private var finished = false
+    private var state: State = .awaitingResponse
+
+    private enum State {
+        case awaitingResponse
+        case awaitingFinish(derived: KeySchedule.Derived, peerID: DeviceID, peerIdentityKey: [UInt8])
+        case finished
+    }
 
     /// - Parameters:
-    ///   - callID: 16 bytes; drawn from `entropy` when nil.
+    ///   - calleeID: the dialled device. It is bound into CI whatever the policy; with
+    ///     `.acceptAnyIdentity` the answering identity key need not hash to it.
     ///   - securityCode: nil when no code was set (PRS is then the empty string).
+    ///   - callID: 16 bytes; drawn from `entropy` when nil.
     public init(identity: DeviceIdentity, calleeID: DeviceID, securityCode: SecurityCode?,
                 policy: PeerIdentityPolicy = .requireDeviceID, callID: [UInt8]? = nil,
                 entropy: EntropySource = SystemEntropy.shared) throws {
@@ -44,53 +63,80 @@ public final class CallInitiator {
         channelIdentifier = CallHandshake.channelIdentifier(caller: identity.deviceID, callee: calleeID)
         associatedData = HandshakeAssociatedData(role: .caller, codeSet: codeSet, callID: callID, identityKey: identity.publicKey)
         party = try CPace.Party(prs: securityCode?.secret, ci: channelIdentifier, sid: callID, entropy: entropy)
-        let signature = try identity.sign(CallHandshake.inviteSignedData(ci: channelIdentifier, sid: callID,
-                                                                          element: party.message, ad: associatedData.encoded))
-        inviteMessage = HandshakeInvite(element: party.message, associatedData: associatedData, signature: signature).encoded
+        commitment = KeySchedule.commitment(ci: channelIdentifier, sid: callID, element: party.message, ad: associatedData.encoded)
+        do {
+            let signature = try identity.sign(CallHandshake.inviteSignedData(ci: channelIdentifier, sid: callID, commitment: commitment,
+                                                                              ad: associatedData.encoded))
+            inviteMessage = HandshakeInvite(commitment: commitment, associatedData: associatedData, signature: signature).encoded
+        } catch {
+            party.erase()
+            throw error
+        }
     }
 
-    /// Verifies the callee's message 2 and returns message 3 plus the call's keys.
-    /// Errors: `securityCodeMismatch` (codes differ or set on one side only, or a relay
-    /// that does not know the code), `identityMismatch`, `badSignature`,
-    /// `invalidPublicKey`, `malformed`, `unsupportedVersion`, `invalidState`.
-    /// Any error ends the handshake and erases its secrets.
-    public func consumeResponse(_ bytes: [UInt8]) throws -> (confirmMessage: [UInt8], keys: CallKeys) {
-        guard !finished else { throw CryptoError.invalidState("the response was already consumed") }
-        finished = true
+    /// Verifies the callee's message 2 and returns message 3. Errors:
+    /// `securityCodeMismatch` (a code set on one side only), `identityMismatch`,
+    /// `badSignature`, `invalidPublicKey`, `malformed`, `tooLarge`, `unsupportedVersion`,
+    /// `invalidState`.
+    public func consumeResponse(_ bytes: [UInt8]) throws -> [UInt8] {
+        guard case .awaitingResponse = state else { throw CryptoError.invalidState("the response was already consumed") }
+        state = .finished
         defer { party.erase() }
         guard case let .response(response) = try HandshakeMessage.decode(bytes) else {
             throw CryptoError.malformed("expected a handshake response (type 0x02)")
         }
         let peerAD = response.associatedData
         guard peerAD.role == .callee else { throw CryptoError.malformed("response not sent by a callee") }
-        guard constantTimeEqual(peerAD.callID, callID) else { throw CryptoError.malformed("response belongs to another call") }
+        guard peerAD.callID == callID else { throw CryptoError.malformed("response belongs to another call") }
         guard peerAD.codeSet == codeSet else { throw CryptoError.securityCodeMismatch }
         let peerID = try CallHandshake.checkIdentity(peerAD.identityKey, expected: calleeID, policy: policy)
-        let transcript = CPace.transcriptIR(ya: party.message, adA: associatedData.encoded, yb: response.element, adB: peerAD.encoded)
         try Ed25519.verify(response.signature,
-                           of: CallHandshake.transcriptSignedData(Labels.signatureResponse, ci: channelIdentifier, sid: callID, transcript: transcript),
+                           of: CallHandshake.responseSignedData(ci: channelIdentifier, sid: callID, commitment: commitment, adA: associatedData.encoded,
+                                                                element: response.element, adB: peerAD.encoded),
                            publicKey: peerAD.identityKey)
+        let transcript = CPace.transcriptIR(ya: party.message, adA: associatedData.encoded, yb: response.element, adB: peerAD.encoded)
         let isk = try party.deriveISK(peerMessage: response.element, transcript: transcript)
         let derived = try KeySchedule.Derived(isk: isk, transcriptHash: KeySchedule.transcriptHash(ci: channelIdentifier, sid: callID, transcript: transcript))
-        guard try derived.checkConfirmTag(response.confirmTag, from: .callee) else {
+        do {
+            let confirm = HandshakeConfirm(element: party.message, confirmTag: try derived.confirmTag(for: .caller))
+            state = .awaitingFinish(derived: derived, peerID: peerID, peerIdentityKey: peerAD.identityKey)
+            return confirm.encoded
+        } catch {
             derived.eraseAll()
-            throw CryptoError.securityCodeMismatch
+            throw error
         }
-        let signature = try identity.sign(CallHandshake.transcriptSignedData(Labels.signatureConfirm, ci: channelIdentifier, sid: callID, transcript: transcript))
-        let confirm = HandshakeConfirm(signature: signature, confirmTag: try derived.confirmTag(for: .caller))
-        let keys = derived.callKeys(role: .caller, callID: callID, local: identity.deviceID, peer: peerID, peerIdentityKey: peerAD.identityKey)
-        return (confirm.encoded, keys)
+    }
+
+    /// Verifies the callee's message 4 and returns the confirmed keys. A tag that
+    /// does not verify means the two sides derived different keys: `securityCodeMismatch`.
+    /// Other errors: `malformed`, `tooLarge`, `invalidState`.
+    public func consumeFinish(_ bytes: [UInt8]) throws -> CallKeys {
+        guard case let .awaitingFinish(derived, peerID, peerIdentityKey) = state else {
+            throw CryptoError.invalidState("no response is awaiting its finish message")
+        }
+        state = .finished
+        do {
+            guard case let .finish(finish) = try HandshakeMessage.decode(bytes) else {
+                throw CryptoError.malformed("expected a handshake finish (type 0x04)")
+            }
+            guard try derived.checkConfirmTag(finish.confirmTag, from: .callee) else { throw CryptoError.securityCodeMismatch }
+        } catch {
+            derived.eraseAll()
+            throw error
+        }
+        return derived.callKeys(role: .caller, callID: callID, local: identity.deviceID, peer: peerID, peerIdentityKey: peerIdentityKey)
     }
 
     /// Abandons the handshake and erases its secrets.
     public func erase() {
-        finished = true
+        if case let .awaitingFinish(derived, _, _) = state { derived.eraseAll() }
+        state = .finished
         party.erase()
     }
 }
 
-/// The callee's side: `consumeInvite` answers message 1 with message 2; after the
-/// caller's message 3, `consumeConfirm` returns the call's keys.
+/// The callee's side: `consumeInvite` answers message 1 with message 2;
+/// `consumeConfirm` checks message 3 and returns message 4 and the confirmed keys.
 public final class CallResponder {
     private let identity: DeviceIdentity
     private let callerID: DeviceID
@@ -106,15 +152,18 @@ public final class CallResponder {
     }
 
     private struct Pending {
-        let derived: KeySchedule.Derived
+        let party: CPace.Party
         let callID: [UInt8]
         let channelIdentifier: [UInt8]
-        let transcript: [UInt8]
+        let commitment: [UInt8]
+        let callerAD: [UInt8]
+        let ownAD: [UInt8]
         let peerID: DeviceID
         let peerIdentityKey: [UInt8]
     }
 
     /// - Parameter callerID: the device the signalling server says is calling.
+    ///   With `.requireDeviceID` the caller's identity key must hash to it.
     public init(identity: DeviceIdentity, callerID: DeviceID, securityCode: SecurityCode?,
                 policy: PeerIdentityPolicy = .requireDeviceID, entropy: EntropySource = SystemEntropy.shared) {
         self.identity = identity
@@ -127,7 +176,9 @@ public final class CallResponder {
     /// The call ID of the invite, once consumed.
     public private(set) var callID: [UInt8]?
 
-    /// Verifies message 1 and returns message 2.
+    /// Verifies message 1 and returns message 2. Errors: `securityCodeMismatch` (a code
+    /// set on one side only), `identityMismatch`, `badSignature`, `malformed`,
+    /// `tooLarge`, `unsupportedVersion`, `invalidState`.
     public func consumeInvite(_ bytes: [UInt8]) throws -> [UInt8] {
         guard case .awaitingInvite = state else { throw CryptoError.invalidState("the invite was already consumed") }
         state = .finished
@@ -140,52 +191,56 @@ public final class CallResponder {
         let peerID = try CallHandshake.checkIdentity(peerAD.identityKey, expected: callerID, policy: policy)
         let sid = peerAD.callID
         let ci = CallHandshake.channelIdentifier(caller: peerID, callee: identity.deviceID)
-        try Ed25519.verify(invite.signature, of: CallHandshake.inviteSignedData(ci: ci, sid: sid, element: invite.element, ad: peerAD.encoded),
+        try Ed25519.verify(invite.signature,
+                           of: CallHandshake.inviteSignedData(ci: ci, sid: sid, commitment: invite.commitment, ad: peerAD.encoded),
                            publicKey: peerAD.identityKey)
         let party = try CPace.Party(prs: securityCode?.secret, ci: ci, sid: sid, entropy: entropy)
-        defer { party.erase() }
         let ownAD = HandshakeAssociatedData(role: .callee, codeSet: securityCode != nil, callID: sid, identityKey: identity.publicKey)
-        let transcript = CPace.transcriptIR(ya: invite.element, adA: peerAD.encoded, yb: party.message, adB: ownAD.encoded)
-        let isk = try party.deriveISK(peerMessage: invite.element, transcript: transcript)
-        let derived = try KeySchedule.Derived(isk: isk, transcriptHash: KeySchedule.transcriptHash(ci: ci, sid: sid, transcript: transcript))
         do {
-            let signature = try identity.sign(CallHandshake.transcriptSignedData(Labels.signatureResponse, ci: ci, sid: sid, transcript: transcript))
-            let response = HandshakeResponse(element: party.message, associatedData: ownAD, signature: signature,
-                                             confirmTag: try derived.confirmTag(for: .callee))
-            state = .awaitingConfirm(Pending(derived: derived, callID: sid, channelIdentifier: ci, transcript: transcript,
-                                             peerID: peerID, peerIdentityKey: peerAD.identityKey))
+            let signature = try identity.sign(CallHandshake.responseSignedData(ci: ci, sid: sid, commitment: invite.commitment, adA: peerAD.encoded,
+                                                                               element: party.message, adB: ownAD.encoded))
+            state = .awaitingConfirm(Pending(party: party, callID: sid, channelIdentifier: ci, commitment: invite.commitment,
+                                             callerAD: peerAD.encoded, ownAD: ownAD.encoded, peerID: peerID, peerIdentityKey: peerAD.identityKey))
             callID = sid
-            return response.encoded
+            return HandshakeResponse(element: party.message, associatedData: ownAD, signature: signature).encoded
+        } catch {
+            party.erase()
+            throw error
+        }
+    }
+
+    /// Verifies message 3 (Ya against the commitment, then the caller's tag) and
+    /// returns message 4 with the confirmed keys. Errors: `commitmentMismatch`,
+    /// `invalidPublicKey`, `securityCodeMismatch`, `malformed`, `tooLarge`, `invalidState`.
+    public func consumeConfirm(_ bytes: [UInt8]) throws -> (finishMessage: [UInt8], keys: CallKeys) {
+        guard case let .awaitingConfirm(pending) = state else { throw CryptoError.invalidState("no invite is awaiting confirmation") }
+        state = .finished
+        defer { pending.party.erase() }
+        guard case let .confirm(confirm) = try HandshakeMessage.decode(bytes) else {
+            throw CryptoError.malformed("expected a handshake confirm (type 0x03)")
+        }
+        let expected = KeySchedule.commitment(ci: pending.channelIdentifier, sid: pending.callID, element: confirm.element, ad: pending.callerAD)
+        guard constantTimeEqual(expected, pending.commitment) else { throw CryptoError.commitmentMismatch }
+        let transcript = CPace.transcriptIR(ya: confirm.element, adA: pending.callerAD, yb: pending.party.message, adB: pending.ownAD)
+        let isk = try pending.party.deriveISK(peerMessage: confirm.element, transcript: transcript)
+        let derived = try KeySchedule.Derived(isk: isk, transcriptHash: KeySchedule.transcriptHash(ci: pending.channelIdentifier,
+                                                                                                   sid: pending.callID, transcript: transcript))
+        let finish: HandshakeFinish
+        do {
+            guard try derived.checkConfirmTag(confirm.confirmTag, from: .caller) else { throw CryptoError.securityCodeMismatch }
+            finish = HandshakeFinish(confirmTag: try derived.confirmTag(for: .callee))
         } catch {
             derived.eraseAll()
             throw error
         }
-    }
-
-    /// Verifies message 3 and returns the call's keys. Errors as for the caller.
-    public func consumeConfirm(_ bytes: [UInt8]) throws -> CallKeys {
-        guard case let .awaitingConfirm(pending) = state else { throw CryptoError.invalidState("no invite is awaiting confirmation") }
-        state = .finished
-        do {
-            guard case let .confirm(confirm) = try HandshakeMessage.decode(bytes) else {
-                throw CryptoError.malformed("expected a handshake confirm (type 0x03)")
-            }
-            guard try pending.derived.checkConfirmTag(confirm.confirmTag, from: .caller) else { throw CryptoError.securityCodeMismatch }
-            try Ed25519.verify(confirm.signature,
-                               of: CallHandshake.transcriptSignedData(Labels.signatureConfirm, ci: pending.channelIdentifier,
-                                                                      sid: pending.callID, transcript: pending.transcript),
-                               publicKey: pending.peerIdentityKey)
-        } catch {
-            pending.derived.eraseAll()
-            throw error
-        }
-        return pending.derived.callKeys(role: .callee, callID: pending.callID, local: identity.deviceID,
-                                        peer: pending.peerID, peerIdentityKey: pending.peerIdentityKey)
+        let keys = derived.callKeys(role: .callee, callID: pending.callID, local: identity.deviceID,
+                                    peer: pending.peerID, peerIdentityKey: pending.peerIdentityKey)
+        return (finish.encoded, keys)
     }
 
     /// Abandons the handshake and erases its secrets.
     public func erase() {
-        if case let .awaitingConfirm(pending) = state { pending.derived.eraseAll() }
+        if case let .awaitingConfirm(pending) = state { pending.party.erase() }
         state = .finished
     }
 }
@@ -197,14 +252,15 @@ enum CallHandshake {
         CPace.lvCat(Labels.channelIdentifier, caller.bytes, callee.bytes)
     }
 
-    /// What the caller signs in message 1: lv_cat("parley/1 sig init", CI, sid, Ya, ADa).
-    static func inviteSignedData(ci: [UInt8], sid: [UInt8], element: [UInt8], ad: [UInt8]) -> [UInt8] {
-        CPace.lvCat(Labels.signatureInit, ci, sid, element, ad)
+    /// What the caller signs in message 1: lv_cat("parley/1 sig init", CI, sid, commitment, ADa).
+    static func inviteSignedData(ci: [UInt8], sid: [UInt8], commitment: [UInt8], ad: [UInt8]) -> [UInt8] {
+        CPace.lvCat(Labels.signatureInit, ci, sid, commitment, ad)
     }
 
-    /// What messages 2 and 3 sign: lv_cat(label, CI, sid, transcript_ir).
-    static func transcriptSignedData(_ label: [UInt8], ci: [UInt8], sid: [UInt8], transcript: [UInt8]) -> [UInt8] {
-        CPace.lvCat(label, ci, sid, transcript)
+    /// What the callee signs in message 2: lv_cat("parley/1 sig response", CI, sid,
+    /// commitment, ADa, Yb, ADb) -- the whole transcript, Ya through its commitment.
+    static func responseSignedData(ci: [UInt8], sid: [UInt8], commitment: [UInt8], adA: [UInt8], element: [UInt8], adB: [UInt8]) -> [UInt8] {
+        CPace.lvCat(Labels.signatureResponse, ci, sid, commitment, adA, element, adB)
     }
 
     static func checkIdentity(_ key: [UInt8], expected: DeviceID, policy: PeerIdentityPolicy) throws -> DeviceID {

@@ -59,7 +59,7 @@ enum Labels {
     static let channelIdentifier = bytes("parley/1 call")
     static let signatureInit = bytes("parley/1 sig init")
     static let signatureResponse = bytes("parley/1 sig response")
-    static let signatureConfirm = bytes("parley/1 sig confirm")
+    static let commitment = bytes("parley/1 commit")
     static let transcriptHash = bytes("parley/1 transcript")
     static let keyScheduleSalt = bytes("parley/1 key schedule")
     static let signalCallerToCallee = bytes("parley/1 signal caller->callee")

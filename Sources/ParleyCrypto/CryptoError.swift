@@ -35,8 +35,10 @@ public enum CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
     case keyFilePermissions(path: String, mode: UInt32)
     /// A printable device ID did not parse (bad character, length or checksum).
     case invalidDeviceID(String)
-    /// A security code is empty after normalisation or too long.
+    /// A security code is too long or uses characters outside printable ASCII.
     case invalidSecurityCode(String)
+    /// The caller's revealed CPace element does not match the commitment in its invite.
+    case commitmentMismatch
 
     /// Stable numeric code for logs, the C API and the wire error frame.
     public var code: Int {
@@ -58,6 +60,7 @@ public enum CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
         case .keyFilePermissions: return 1015
         case .invalidDeviceID: return 1016
         case .invalidSecurityCode: return 1017
+        case .commitmentMismatch: return 1018
         }
     }
 
@@ -97,6 +100,8 @@ public enum CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
             return "invalid device ID: \(reason)"
         case let .invalidSecurityCode(reason):
             return "invalid security code: \(reason)"
+        case .commitmentMismatch:
+            return "the caller's handshake element does not match its commitment: the handshake was tampered with"
         }
     }
 }

@@ -1,6 +1,6 @@
-/// A device's self-certifying identifier: the first 20 bytes of
-/// BLAKE2b-512("parley/1 device-id" || Ed25519 public key), truncated by
-/// requesting a 20-byte BLAKE2b output. Anyone holding the public key can check
+/// A device's self-certifying identifier: BLAKE2b with a 20-byte output (the
+/// output length is a BLAKE2b parameter, so this is not a prefix of BLAKE2b-512)
+/// of "parley/1 device-id" || Ed25519 public key. Anyone holding the public key can check
 /// it; nobody can choose a key for a given ID (160-bit second preimage).
 ///
 /// Printable form: lowercase RFC 4648 base32 (no padding) of the 20 ID bytes

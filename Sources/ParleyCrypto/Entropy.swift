@@ -23,8 +23,8 @@ public final class SystemEntropy: EntropySource {
     }
 }
 
-/// A reproducible stream: request n of a run is filled with
-/// `randombytes_buf_deterministic(size, seed = BLAKE2b-256(seed || n as 8 bytes big-endian))`.
+/// A reproducible stream. With S = BLAKE2b-256(seed), request n (from 0) is filled
+/// with `randombytes_buf_deterministic(size, BLAKE2b-256(S || n as 8 bytes big-endian))`.
 /// Never use it outside tests and vector generation.
 public final class DeterministicEntropy: EntropySource {
     private let seed: [UInt8]

@@ -133,7 +133,8 @@ public final class FrameSealer {
 }
 
 /// Opens the peer's frames: checks the replay window, authenticates, follows the
-/// peer's rekeying (the key phase bit), keeps the previous key for
+/// peer's rekeying (the key phase bit; one key ahead, or two when a whole key's
+/// packets were lost), keeps the previous key for
 /// `SpecConstants.previousKeyGraceTime` for late packets, then erases it.
 /// Not thread-safe: one receiver owns it.
 public final class FrameOpener {
@@ -168,27 +169,31 @@ public final class FrameOpener {
         guard replay.wouldAccept(header.counter, limit: SpecConstants.frameRejectAfterCounter) else { throw CryptoError.replayed }
         expirePrevious(now: now)
 
+        // Which key: the phase bit says current or not, the counter says older or
+        // newer than the current key's first packet. Every candidate must authenticate.
+        let older = header.counter < current.firstCounter
+        let previousMatches = previous.map { $0.phase == header.keyPhase && older } ?? false
         if header.keyPhase == current.phase {
-            try decrypt(packet, header: header, key: current.key, into: out)
-            current.firstCounter = min(current.firstCounter, header.counter)
-        } else if header.counter < current.firstCounter {
+            if (try? decrypt(packet, header: header, key: current.key, into: out)) != nil {
+                current.firstCounter = min(current.firstCounter, header.counter)
+            } else if previousMatches, let old = previous {
+                // After a two-key jump the previous key has the current phase too.
+                try decrypt(packet, header: header, key: old.key, into: out)
+            } else if !older && header.counter != current.firstCounter {
+                // Every packet of the peer's next key was lost (an idle sender rekeys
+                // on its next send): the key two ahead has this same phase.
+                try advance(by: 2, packet: packet, header: header, into: out, now: now)
+            } else {
+                throw CryptoError.authenticationFailed
+            }
+        } else if previousMatches, let old = previous {
             // Sent under the previous key: usable only within its grace time.
-            guard let old = previous else { throw CryptoError.authenticationFailed }
             try decrypt(packet, header: header, key: old.key, into: out)
+        } else if older {
+            throw CryptoError.authenticationFailed
         } else {
             // The peer moved to its next key.
-            let next = try nextFrameKey(after: current.key)
-            do {
-                try decrypt(packet, header: header, key: next, into: out)
-            } catch {
-                next.erase()
-                throw error
-            }
-            previous?.key.erase()
-            previous = current
-            previousExpires = now + SpecConstants.previousKeyGraceTime
-            current = Epoch(key: next, phase: header.keyPhase, firstCounter: header.counter)
-            epoch += 1
+            try advance(by: 1, packet: packet, header: header, into: out, now: now)
         }
         // The packet authenticated: only now does it count against the window.
         guard replay.accept(header.counter, limit: SpecConstants.frameRejectAfterCounter) else { throw CryptoError.replayed }
@@ -202,6 +207,29 @@ public final class FrameOpener {
             try out.withUnsafeMutableBytes { try open(input, into: $0, now: now) }
         }
         return (result.header, Array(out.prefix(result.count)))
+    }
+
+    /// Tries the key `steps` (1 or 2) ahead of the current one; on success it becomes
+    /// current, the current key becomes previous, and any skipped key is erased.
+    private func advance(by steps: Int, packet: UnsafeRawBufferPointer, header: FrameHeader,
+                         into out: UnsafeMutableRawBufferPointer, now: Timestamp) throws {
+        var candidate = try nextFrameKey(after: current.key)
+        if steps == 2 {
+            let skipped = candidate
+            defer { skipped.erase() }
+            candidate = try nextFrameKey(after: skipped)
+        }
+        do {
+            try decrypt(packet, header: header, key: candidate, into: out)
+        } catch {
+            candidate.erase()
+            throw error
+        }
+        previous?.key.erase()
+        previous = current
+        previousExpires = now + SpecConstants.previousKeyGraceTime
+        current = Epoch(key: candidate, phase: header.keyPhase, firstCounter: header.counter)
+        epoch += UInt64(steps)
     }
 
     private func expirePrevious(now: Timestamp) {

@@ -1,4 +1,4 @@
-/// The three handshake messages of a call and their exact byte layouts
+/// The four handshake messages of a call and their exact byte layouts
 /// (PROTOCOL.md, "Call handshake"). Decoding is strict: fixed sizes, known type,
 /// known version, no trailing bytes.
 public enum CallRole: UInt8, Sendable {
@@ -46,41 +46,53 @@ public struct HandshakeAssociatedData: Equatable, Sendable {
     }
 }
 
-/// Message 1, caller to callee (carried in the invite): type 0x01 | Ya (32) | ADa (51) | signature (64) = 148 bytes.
+/// Message 1, caller to callee (carried in the invite): the caller's CPace element
+/// is only committed to here, and revealed in message 3, so a relay must choose its
+/// own element before it can know the caller's (no SAS grinding).
+/// type 0x01 | commitment (32) | ADa (51) | signature (64) = 148 bytes.
 public struct HandshakeInvite: Equatable, Sendable {
     public static let type: UInt8 = 0x01
+    public static let byteCount = 1 + KeySchedule.commitmentCount + HandshakeAssociatedData.byteCount + Ed25519.signatureCount
+
+    public var commitment: [UInt8]
+    public var associatedData: HandshakeAssociatedData
+    public var signature: [UInt8]
+
+    public var encoded: [UInt8] { [HandshakeInvite.type] + commitment + associatedData.encoded + signature }
+}
+
+/// Message 2, callee to caller (carried in the accept):
+/// type 0x02 | Yb (32) | ADb (51) | signature (64) = 148 bytes.
+public struct HandshakeResponse: Equatable, Sendable {
+    public static let type: UInt8 = 0x02
     public static let byteCount = 1 + CPace.elementCount + HandshakeAssociatedData.byteCount + Ed25519.signatureCount
 
     public var element: [UInt8]
     public var associatedData: HandshakeAssociatedData
     public var signature: [UInt8]
 
-    public var encoded: [UInt8] { [HandshakeInvite.type] + element + associatedData.encoded + signature }
+    public var encoded: [UInt8] { [HandshakeResponse.type] + element + associatedData.encoded + signature }
 }
 
-/// Message 2, callee to caller (carried in the accept):
-/// type 0x02 | Yb (32) | ADb (51) | signature (64) | confirmation tag (32) = 180 bytes.
-public struct HandshakeResponse: Equatable, Sendable {
-    public static let type: UInt8 = 0x02
-    public static let byteCount = 1 + CPace.elementCount + HandshakeAssociatedData.byteCount + Ed25519.signatureCount + KeySchedule.confirmTagCount
-
-    public var element: [UInt8]
-    public var associatedData: HandshakeAssociatedData
-    public var signature: [UInt8]
-    public var confirmTag: [UInt8]
-
-    public var encoded: [UInt8] { [HandshakeResponse.type] + element + associatedData.encoded + signature + confirmTag }
-}
-
-/// Message 3, caller to callee: type 0x03 | signature (64) | confirmation tag (32) = 97 bytes.
+/// Message 3, caller to callee: type 0x03 | Ya (32) | caller's confirmation tag (32) = 65 bytes.
 public struct HandshakeConfirm: Equatable, Sendable {
     public static let type: UInt8 = 0x03
-    public static let byteCount = 1 + Ed25519.signatureCount + KeySchedule.confirmTagCount
+    public static let byteCount = 1 + CPace.elementCount + KeySchedule.confirmTagCount
 
-    public var signature: [UInt8]
+    public var element: [UInt8]
     public var confirmTag: [UInt8]
 
-    public var encoded: [UInt8] { [HandshakeConfirm.type] + signature + confirmTag }
+    public var encoded: [UInt8] { [HandshakeConfirm.type] + element + confirmTag }
+}
+
+/// Message 4, callee to caller: type 0x04 | callee's confirmation tag (32) = 33 bytes.
+public struct HandshakeFinish: Equatable, Sendable {
+    public static let type: UInt8 = 0x04
+    public static let byteCount = 1 + KeySchedule.confirmTagCount
+
+    public var confirmTag: [UInt8]
+
+    public var encoded: [UInt8] { [HandshakeFinish.type] + confirmTag }
 }
 
 /// Any handshake message, as decoded from the wire.
@@ -88,9 +100,10 @@ public enum HandshakeMessage: Equatable, Sendable {
     case invite(HandshakeInvite)
     case response(HandshakeResponse)
     case confirm(HandshakeConfirm)
+    case finish(HandshakeFinish)
 
     /// Largest handshake message; decoders refuse anything longer before parsing.
-    public static let maxByteCount = HandshakeResponse.byteCount
+    public static let maxByteCount = max(HandshakeInvite.byteCount, HandshakeResponse.byteCount)
 
     public static func decode(_ bytes: [UInt8]) throws -> HandshakeMessage {
         guard bytes.count <= maxByteCount else { throw CryptoError.tooLarge(limit: maxByteCount, actual: bytes.count) }
@@ -99,20 +112,22 @@ public enum HandshakeMessage: Equatable, Sendable {
         let message: HandshakeMessage
         switch type {
         case HandshakeInvite.type:
-            let element = try reader.readBytes(CPace.elementCount, "Ya")
+            let commitment = try reader.readBytes(KeySchedule.commitmentCount, "commitment")
             let ad = try HandshakeAssociatedData.decode(&reader)
             let signature = try reader.readBytes(Ed25519.signatureCount, "signature")
-            message = .invite(HandshakeInvite(element: element, associatedData: ad, signature: signature))
+            message = .invite(HandshakeInvite(commitment: commitment, associatedData: ad, signature: signature))
         case HandshakeResponse.type:
             let element = try reader.readBytes(CPace.elementCount, "Yb")
             let ad = try HandshakeAssociatedData.decode(&reader)
             let signature = try reader.readBytes(Ed25519.signatureCount, "signature")
-            let tag = try reader.readBytes(KeySchedule.confirmTagCount, "confirmation tag")
-            message = .response(HandshakeResponse(element: element, associatedData: ad, signature: signature, confirmTag: tag))
+            message = .response(HandshakeResponse(element: element, associatedData: ad, signature: signature))
         case HandshakeConfirm.type:
-            let signature = try reader.readBytes(Ed25519.signatureCount, "signature")
+            let element = try reader.readBytes(CPace.elementCount, "Ya")
             let tag = try reader.readBytes(KeySchedule.confirmTagCount, "confirmation tag")
-            message = .confirm(HandshakeConfirm(signature: signature, confirmTag: tag))
+            message = .confirm(HandshakeConfirm(element: element, confirmTag: tag))
+        case HandshakeFinish.type:
+            let tag = try reader.readBytes(KeySchedule.confirmTagCount, "confirmation tag")
+            message = .finish(HandshakeFinish(confirmTag: tag))
         default:
             throw CryptoError.malformed("unknown handshake message type 0x\(String(type, radix: 16))")
         }
@@ -125,6 +140,7 @@ public enum HandshakeMessage: Equatable, Sendable {
         case let .invite(message): return message.encoded
         case let .response(message): return message.encoded
         case let .confirm(message): return message.encoded
+        case let .finish(message): return message.encoded
         }
     }
 }

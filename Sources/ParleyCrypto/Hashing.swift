@@ -87,8 +87,8 @@ public enum HKDF {
         return try block.prefix(count)
     }
 
-    /// HMAC-SHA-512 keyed with a secret, truncated to 32 bytes (HMAC-SHA-512/256),
-    /// for key-confirmation tags. The tag is public once sent.
+    /// HMAC-SHA-512 keyed with a secret, its output truncated to the first 32 bytes
+    /// (not HMAC over SHA-512/256), for key-confirmation tags. The tag is public once sent.
     package static func tag(key: SecretBytes, message: [UInt8]) throws -> [UInt8] {
         var full = [UInt8](repeating: 0, count: hashCount)
         try key.withUnsafeBytes { keyBytes in

@@ -9,6 +9,13 @@
 public enum KeySchedule {
     public static let keyCount = 32
     public static let confirmTagCount = 32
+    /// The caller's commitment to Ya: the first 32 bytes of
+    /// SHA-512(lv_cat("parley/1 commit", CI, sid, Ya, ADa)).
+    public static let commitmentCount = 32
+
+    public static func commitment(ci: [UInt8], sid: [UInt8], element: [UInt8], ad: [UInt8]) -> [UInt8] {
+        Array(SHA512.hash(CPace.lvCat(Labels.commitment, ci, sid, element, ad)).prefix(commitmentCount))
+    }
     static let sasCount = 8
 
     public static func transcriptHash(ci: [UInt8], sid: [UInt8], transcript: [UInt8]) -> [UInt8] {
@@ -46,7 +53,7 @@ public enum KeySchedule {
             transcriptHash = th
         }
 
-        /// The confirmation tag `role` sends: HMAC-SHA-512/256(confirm key of role, th).
+        /// The confirmation tag `role` sends: HMAC-SHA-512(confirm key of role, th), first 32 bytes.
         func confirmTag(for role: CallRole) throws -> [UInt8] {
             try HKDF.tag(key: role == .caller ? confirmCaller : confirmCallee, message: transcriptHash)
         }

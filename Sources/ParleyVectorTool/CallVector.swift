@@ -1,10 +1,10 @@
 import ParleyCrypto
 
-/// One complete call with fixed randomness: identities, handshake, key schedule,
-/// one sealed blob and two frames (the second after a time-based rekey), from
-/// the caller to the callee. `make()` runs the real handshake and sealers, then
-/// rebuilds every intermediate value from PROTOCOL.md's formulas and stops the
-/// tool if the two disagree.
+/// One complete call with fixed randomness: identities, the four handshake
+/// messages, key schedule, one sealed blob and three frames (each after a
+/// time-based rekey), from the caller to the callee. `make()` runs the real
+/// handshake, sealers and openers, then rebuilds every intermediate value from
+/// PROTOCOL.md's formulas and stops the tool if the two disagree.
 struct CallVector {
     let name: String
     /// Seed of `DeterministicEntropy` (its UTF-8 bytes).
@@ -15,10 +15,9 @@ struct CallVector {
     static let blobKind: UInt8 = 1
     static let blobContent = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
     static let frameType: UInt8 = 1
-    static let firstFramePayload = "hello"
-    static let secondFramePayload = "hello again"
-    /// The second frame is sealed exactly `rekeyAfterTime` after the sealer was made.
-    static let secondFrameTime = Timestamp.zero + SpecConstants.rekeyAfterTime
+    /// Frame n is sealed exactly n * `rekeyAfterTime` after the sealer was made, so
+    /// it goes out under the key of epoch n.
+    static let framePayloads = ["hello", "hello again", "hello once more"]
 
     enum Purpose {
         static let callerSeed = "caller identity seed"
@@ -44,48 +43,62 @@ struct CallVector {
             calleeCode?.erase()
         }
 
+        // The four messages, in order.
         entropy.expect(Purpose.callID, Purpose.callerScalar)
         let initiator = try CallInitiator(identity: caller, calleeID: callee.deviceID, securityCode: callerCode, entropy: entropy)
         let responder = CallResponder(identity: callee, callerID: caller.deviceID, securityCode: calleeCode, entropy: entropy)
         entropy.expect(Purpose.calleeScalar)
-        let responseMessage = try responder.consumeInvite(initiator.inviteMessage)
-        let (confirmMessage, callerKeys) = try initiator.consumeResponse(responseMessage)
-        let calleeKeys = try responder.consumeConfirm(confirmMessage)
-        defer {
-            callerKeys.erase()
-            calleeKeys.erase()
-        }
+        let inviteMessage = initiator.inviteMessage
+        let responseMessage = try responder.consumeInvite(inviteMessage)
+        let confirmMessage = try initiator.consumeResponse(responseMessage)
+        let (finishMessage, calleeKeys) = try responder.consumeConfirm(confirmMessage)
+        defer { calleeKeys.erase() }
+        let callerKeys = try initiator.consumeFinish(finishMessage)
+        defer { callerKeys.erase() }
 
         let callID = entropy.bytes(for: Purpose.callID)
         check(callID == initiator.callID && callID == calleeKeys.callID, "call ID")
-        let prs = securityCode.map(SpecFormulas.normalisedCode) ?? []
+        let prs: [UInt8]
+        switch SpecFormulas.normalisedCode(securityCode) {
+        case .noCode: prs = []
+        case let .code(bytes): prs = bytes
+        case .invalid: fatalError("the vector's security code is invalid by the spec, yet SecurityCode.parse accepted it")
+        }
+        check((callerCode != nil) == !prs.isEmpty, "whether a code is set")
 
-        // CPace inputs and messages.
-        guard case let .invite(invite) = try HandshakeMessage.decode(initiator.inviteMessage),
+        // CPace inputs and messages. Ya is first seen on the wire in message 3.
+        guard case let .invite(invite) = try HandshakeMessage.decode(inviteMessage),
               case let .response(response) = try HandshakeMessage.decode(responseMessage),
-              case let .confirm(confirm) = try HandshakeMessage.decode(confirmMessage) else {
+              case let .confirm(confirm) = try HandshakeMessage.decode(confirmMessage),
+              case .finish = try HandshakeMessage.decode(finishMessage) else {
             fatalError("the handshake produced a message of the wrong type")
         }
         let ci = SpecFormulas.channelIdentifier(caller: caller.deviceID, callee: callee.deviceID)
         let generatorString = SpecFormulas.generatorString(prs: prs, ci: ci, sid: callID)
         let ya = SpecFormulas.scalar(fromDrawn: entropy.bytes(for: Purpose.callerScalar))
         let yb = SpecFormulas.scalar(fromDrawn: entropy.bytes(for: Purpose.calleeScalar))
-        let adA = invite.associatedData.encoded
-        let adB = response.associatedData.encoded
-        let transcript = CPace.transcriptIR(ya: invite.element, adA: adA, yb: response.element, adB: adB)
-        let cpace = try CPaceValues(prs: prs, ci: ci, sid: callID, ya: ya, yb: yb, elementA: invite.element, elementB: response.element,
+        let elementA = confirm.element
+        let elementB = response.element
+        let adA = SpecFormulas.associatedData(role: .caller, codeSet: !prs.isEmpty, callID: callID, identityKey: caller.publicKey)
+        let adB = SpecFormulas.associatedData(role: .callee, codeSet: !prs.isEmpty, callID: callID, identityKey: callee.publicKey)
+        check(adA == invite.associatedData.encoded, "ADa")
+        check(adB == response.associatedData.encoded, "ADb")
+        let transcript = SpecFormulas.transcript(elementA: elementA, adA: adA, elementB: elementB, adB: adB)
+        let cpace = try CPaceValues(prs: prs, ci: ci, sid: callID, ya: ya, yb: yb, elementA: elementA, elementB: elementB,
                                     transcript: transcript)
 
-        // Signatures.
-        let inviteSigned = CPace.lvCat(SpecFormulas.utf8(SpecFormulas.Label.signatureInit), ci, callID, invite.element, adA)
-        let responseSigned = CPace.lvCat(SpecFormulas.utf8(SpecFormulas.Label.signatureResponse), ci, callID, transcript)
-        let confirmSigned = CPace.lvCat(SpecFormulas.utf8(SpecFormulas.Label.signatureConfirm), ci, callID, transcript)
+        // The commitment to Ya and the signatures.
+        let commitmentInput = SpecFormulas.commitmentInput(ci: ci, sid: callID, elementA: elementA, adA: adA)
+        let commitment = SpecFormulas.commitment(ci: ci, sid: callID, elementA: elementA, adA: adA)
+        check(commitment == invite.commitment, "commitment in message 1 to the Ya revealed in message 3")
+        check(commitment == KeySchedule.commitment(ci: ci, sid: callID, element: elementA, ad: adA), "KeySchedule.commitment")
+        let inviteSigned = SpecFormulas.inviteSignedData(ci: ci, sid: callID, commitment: commitment, adA: adA)
+        let responseSigned = SpecFormulas.responseSignedData(ci: ci, sid: callID, commitment: commitment, adA: adA, elementB: elementB, adB: adB)
         check(Ed25519.isValidSignature(invite.signature, of: inviteSigned, publicKey: caller.publicKey), "invite signed data")
         check(Ed25519.isValidSignature(response.signature, of: responseSigned, publicKey: callee.publicKey), "response signed data")
-        check(Ed25519.isValidSignature(confirm.signature, of: confirmSigned, publicKey: caller.publicKey), "confirm signed data")
 
         // Key schedule.
-        let th = KeySchedule.transcriptHash(ci: ci, sid: callID, transcript: transcript)
+        let th = SpecFormulas.transcriptHash(ci: ci, sid: callID, transcript: transcript)
         check(th == callerKeys.transcriptHash && th == calleeKeys.transcriptHash, "transcript hash")
         let schedule = try KeyScheduleValues(isk: cpace.isk, th: th)
         check(schedule.signalCallerToCallee == (try read(callerKeys.signalSend)), "caller's signal send key")
@@ -96,9 +109,13 @@ struct CallVector {
         check(schedule.frameCallerToCallee == (try read(calleeKeys.frameReceive)), "callee's frame receive key")
         check(schedule.frameCalleeToCaller == (try read(callerKeys.frameReceive)), "caller's frame receive key")
         check(schedule.frameCalleeToCaller == (try read(calleeKeys.frameSend)), "callee's frame send key")
-        check(schedule.confirmTagCallee == response.confirmTag, "callee's confirmation tag")
-        check(schedule.confirmTagCaller == confirm.confirmTag, "caller's confirmation tag")
         check(schedule.sasDigits == callerKeys.sas.digits && schedule.sasDigits == calleeKeys.sas.digits, "SAS")
+
+        // Every message, byte for byte, as its layout table says.
+        check(inviteMessage == [SpecFormulas.MessageType.invite] + commitment + adA + invite.signature, "message 1 layout")
+        check(responseMessage == [SpecFormulas.MessageType.response] + elementB + adB + response.signature, "message 2 layout")
+        check(confirmMessage == [SpecFormulas.MessageType.confirm] + elementA + schedule.confirmTagCaller, "message 3 layout and tag_caller")
+        check(finishMessage == [SpecFormulas.MessageType.finish] + schedule.confirmTagCallee, "message 4 layout and tag_callee")
 
         let blob = try sealBlob(callerKeys: callerKeys, calleeKeys: calleeKeys, key: schedule.signalCallerToCallee, callID: callID)
         let frames = try sealFrames(callerKeys: callerKeys, calleeKeys: calleeKeys, key: schedule.frameCallerToCallee)
@@ -114,8 +131,8 @@ struct CallVector {
             ])),
             ("security_code", .object([
                 ("input", securityCode.map(JSON.string) ?? .null),
-                ("normalised", securityCode == nil ? .null : .string(String(decoding: prs, as: UTF8.self))),
-                ("code_set_flag", .integer(securityCode == nil ? 0 : 1)),
+                ("normalised", prs.isEmpty ? .null : .string(String(decoding: prs, as: UTF8.self))),
+                ("code_set_flag", .integer(prs.isEmpty ? 0 : 1)),
             ])),
             ("caller", device(caller, seed: entropy.bytes(for: Purpose.callerSeed))),
             ("callee", device(callee, seed: entropy.bytes(for: Purpose.calleeSeed))),
@@ -129,22 +146,24 @@ struct CallVector {
                 ("generator_string_hash", .hex(SHA512.hash(generatorString))),
                 ("g", .hex(cpace.generator)),
                 ("ya", .hex(ya)),
-                ("Ya", .hex(invite.element)),
+                ("Ya", .hex(elementA)),
                 ("ADa", .hex(adA)),
                 ("yb", .hex(yb)),
-                ("Yb", .hex(response.element)),
+                ("Yb", .hex(elementB)),
                 ("ADb", .hex(adB)),
                 ("K", .hex(cpace.k)),
                 ("transcript_ir", .hex(transcript)),
                 ("ISK", .hex(cpace.isk)),
             ])),
             ("handshake", .object([
-                ("invite", .hex(initiator.inviteMessage)),
+                ("commitment_input", .hex(commitmentInput)),
+                ("commitment", .hex(commitment)),
+                ("invite", .hex(inviteMessage)),
                 ("invite_signed_data", .hex(inviteSigned)),
                 ("response", .hex(responseMessage)),
                 ("response_signed_data", .hex(responseSigned)),
                 ("confirm", .hex(confirmMessage)),
-                ("confirm_signed_data", .hex(confirmSigned)),
+                ("finish", .hex(finishMessage)),
             ])),
             ("key_schedule", .object([
                 ("th", .hex(th)),
@@ -155,8 +174,8 @@ struct CallVector {
                 ("frame_callee_to_caller", .hex(schedule.frameCalleeToCaller)),
                 ("confirm_caller", .hex(schedule.confirmCaller)),
                 ("confirm_callee", .hex(schedule.confirmCallee)),
-                ("confirm_tag_callee", .hex(schedule.confirmTagCallee)),
                 ("confirm_tag_caller", .hex(schedule.confirmTagCaller)),
+                ("confirm_tag_callee", .hex(schedule.confirmTagCallee)),
                 ("sas_bytes", .hex(schedule.sasBytes)),
                 ("sas", .string(callerKeys.sas.digits)),
                 ("sas_display", .string(callerKeys.sas.description)),
@@ -209,14 +228,19 @@ struct CallVector {
         ])
     }
 
-    /// Seals two frames with the caller's sealer (the second one exactly
-    /// `rekeyAfterTime` later, so it goes out under the next key with the phase
-    /// bit flipped), opens both with the callee's opener, and checks each against
-    /// an AEAD call built from the spec's layout.
+    /// Seals three frames with the caller's sealer, each `rekeyAfterTime` after the
+    /// one before, so each goes out under the next key with the phase bit flipped.
+    /// The callee's opener opens all three in order; a second receiver that never
+    /// gets frame 1 must open frame 2 with the key two ahead, and then refuse the
+    /// late frame 1 (its key was skipped). Each wire packet is checked against an
+    /// AEAD call built from the spec's layout and rekey formula.
     private func sealFrames(callerKeys: CallKeys, calleeKeys: CallKeys, key firstKey: [UInt8]) throws -> [JSON] {
-        let secondKey = try withSecret(firstKey) { key in
-            try read(HKDF.expand(pseudoRandomKey: key, info: CPace.prependLen(SpecFormulas.utf8(SpecFormulas.Label.frameRekey)),
-                                 count: KeySchedule.keyCount), erasing: true)
+        var keys = [firstKey]
+        for _ in 1..<CallVector.framePayloads.count {
+            keys.append(try withSecret(keys[keys.count - 1]) { key in
+                try read(HKDF.expand(pseudoRandomKey: key, info: CPace.prependLen(SpecFormulas.utf8(SpecFormulas.Label.frameRekey)),
+                                     count: KeySchedule.keyCount), erasing: true)
+            })
         }
         let sealer = callerKeys.makeFrameSealer(now: .zero)
         let opener = calleeKeys.makeFrameOpener()
@@ -224,37 +248,57 @@ struct CallVector {
             sealer.erase()
             opener.erase()
         }
-        let steps: [(payload: String, now: Timestamp, phase: Bool, key: [UInt8], keyName: String)] = [
-            (CallVector.firstFramePayload, .zero, false, firstKey, "frame_caller_to_callee"),
-            (CallVector.secondFramePayload, CallVector.secondFrameTime, true, secondKey, "next frame key after frame_caller_to_callee"),
-        ]
         var frames: [JSON] = []
-        for (counter, step) in steps.enumerated() {
-            let payload = SpecFormulas.utf8(step.payload)
-            let wire = try sealer.seal(type: CallVector.frameType, payload: payload, now: step.now)
-            let opened = try opener.open(wire, now: step.now)
-            check(opened.payload == payload && opened.header.keyPhase == step.phase && opened.header.counter == UInt64(counter),
+        var wires: [[UInt8]] = []
+        for (counter, payloadText) in CallVector.framePayloads.enumerated() {
+            let epoch = counter
+            let phase = epoch % 2 == 1
+            let now = Timestamp.zero + SpecConstants.rekeyAfterTime * epoch
+            let payload = SpecFormulas.utf8(payloadText)
+            let wire = try sealer.seal(type: CallVector.frameType, payload: payload, now: now)
+            let opened = try opener.open(wire, now: now)
+            check(opened.payload == payload && opened.header.keyPhase == phase && opened.header.counter == UInt64(counter),
                   "frame \(counter) round trip")
-            let header = SpecFormulas.frameHeader(keyPhase: step.phase, type: CallVector.frameType, counter: UInt64(counter))
+            check(sealer.epoch == UInt64(epoch) && opener.epoch == UInt64(epoch), "frame \(counter) epoch")
+            let header = SpecFormulas.frameHeader(keyPhase: phase, type: CallVector.frameType, counter: UInt64(counter))
             let nonce = SpecFormulas.counterNonce(UInt64(counter))
-            let sealed = try withSecret(step.key) { try ChaCha20Poly1305.seal(payload, key: $0, nonce: nonce, associatedData: header) }
+            let sealed = try withSecret(keys[epoch]) { try ChaCha20Poly1305.seal(payload, key: $0, nonce: nonce, associatedData: header) }
             check(wire == header + sealed, "frame \(counter) wire layout")
+            wires.append(wire)
             frames.append(.object([
                 ("sender", .string("caller")),
-                ("now_ns", .integer(Int(step.now.nanoseconds))),
-                ("key_phase", .integer(step.phase ? 1 : 0)),
-                ("key_name", .string(step.keyName)),
-                ("key", .hex(step.key)),
+                ("now_ns", .integer(Int(now.nanoseconds))),
+                ("epoch", .integer(epoch)),
+                ("key_phase", .integer(phase ? 1 : 0)),
+                ("key_name", .string(epoch == 0 ? "frame_caller_to_callee" : "frame_caller_to_callee after \(epoch) rekey\(epoch == 1 ? "" : "s")")),
+                ("key", .hex(keys[epoch])),
                 ("type", .integer(Int(CallVector.frameType))),
                 ("counter", .integer(counter)),
-                ("payload_text", .string(step.payload)),
+                ("payload_text", .string(payloadText)),
                 ("payload", .hex(payload)),
                 ("header", .hex(header)),
                 ("nonce", .hex(nonce)),
                 ("wire", .hex(wire)),
             ]))
         }
+        checkTwoKeysAhead(wires: wires, firstKey: firstKey)
         return frames
+    }
+
+    /// A receiver that lost frame 1 (every frame of epoch 1) sees frame 2 with its
+    /// current phase and a counter above the current key's first: it must open it
+    /// with the key two ahead, and then refuse frame 1, whose key it skipped.
+    private func checkTwoKeysAhead(wires: [[UInt8]], firstKey: [UInt8]) {
+        // The opener takes over this copy of the key; erase() ends it.
+        let opener = FrameOpener(key: SecretBytes(copying: firstKey))
+        defer { opener.erase() }
+        let frameTwoTime = Timestamp.zero + SpecConstants.rekeyAfterTime * 2
+        let payloads = CallVector.framePayloads.map(SpecFormulas.utf8)
+        check((try? opener.open(wires[0], now: .zero))?.payload == payloads[0] && opener.epoch == 0, "lossy receiver opens frame 0")
+        check((try? opener.open(wires[2], now: frameTwoTime))?.payload == payloads[2] && opener.epoch == 2, "frame 2 opens two keys ahead")
+        var lateError: CryptoError?
+        do { _ = try opener.open(wires[1], now: frameTwoTime) } catch { lateError = error as? CryptoError }
+        check(lateError == .authenticationFailed, "frame 1 after a two-key jump fails authentication")
     }
 }
 
@@ -339,6 +383,6 @@ private func withSecret<R>(_ bytes: [UInt8], _ body: (SecretBytes) throws -> R) 
 }
 
 /// Stops the tool when the code and the spec's formula disagree: such a vector must never be written.
-private func check(_ condition: Bool, _ what: String) {
+func check(_ condition: Bool, _ what: String) {
     guard condition else { fatalError("spec and code disagree on \(what)") }
 }

@@ -54,7 +54,9 @@ enum JSON {
 
     private static func spaces(_ level: Int) -> String { String(repeating: "  ", count: level) }
 
-    /// RFC 8259 string escaping: quote, backslash and control characters.
+    /// RFC 8259 string escaping: quote, backslash, control characters, and every
+    /// scalar outside printable ASCII as \uXXXX (UTF-16, surrogate pairs above
+    /// U+FFFF), so the file is plain ASCII and invisible characters stay visible.
     private static func appendQuoted(_ value: String, to text: inout String) {
         text.append("\"")
         for scalar in value.unicodeScalars {
@@ -64,9 +66,11 @@ enum JSON {
             case "\n": text.append("\\n")
             case "\r": text.append("\\r")
             case "\t": text.append("\\t")
-            case _ where scalar.value < 0x20:
-                let digits = String(scalar.value, radix: 16)
-                text.append("\\u" + String(repeating: "0", count: 4 - digits.count) + digits)
+            case _ where scalar.value < 0x20 || scalar.value > 0x7e:
+                for unit in String(scalar).utf16 {
+                    let digits = String(unit, radix: 16)
+                    text.append("\\u" + String(repeating: "0", count: 4 - digits.count) + digits)
+                }
             default:
                 text.unicodeScalars.append(scalar)
             }

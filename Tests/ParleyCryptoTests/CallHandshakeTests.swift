@@ -1,6 +1,13 @@
 @testable import ParleyCrypto
 import XCTest
 
+extension Array where Element == UInt8 {
+    func contains(subsequence: [UInt8]) -> Bool {
+        guard subsequence.count <= count else { return false }
+        return (0...(count - subsequence.count)).contains { Array(self[$0..<$0 + subsequence.count]) == subsequence }
+    }
+}
+
 final class CallHandshakeTests: SecretsTestCase {
     private func keyBytes(_ secret: SecretBytes) throws -> [UInt8] { try secret.withUnsafeBytes { Array($0) } }
 
@@ -65,7 +72,7 @@ final class CallHandshakeTests: SecretsTestCase {
         })
     }
 
-    /// A hostile relay that runs CPace itself with each side, with identity keys of
+    /// A hostile relay that runs CPace itself with each side, with an identity key of
     /// its own (so its signatures verify) and a guess of the code. Towards the caller
     /// it claims to be the dialled callee (it binds the callee's device ID into CI,
     /// which the honest CallResponder never does); towards the callee it is a caller
@@ -75,62 +82,74 @@ final class CallHandshakeTests: SecretsTestCase {
         let fixture: CallFixture
         let guessedCode: SecurityCode?
         var towardsCallee: CallInitiator?
-        var callerSide: KeySchedule.Derived?
-        var callerSideCallID: [UInt8] = []
         var keys: [CallKeys] = []
-        var pendingResponse: [UInt8] = []
+        private var callerSide: (party: CPace.Party, ci: [UInt8], sid: [UInt8], commitment: [UInt8], adA: [UInt8], adB: [UInt8])?
+        private var callerSideKeys: KeySchedule.Derived?
+        private var pendingToCaller: [UInt8] = []
+        private var pendingToCallee: [UInt8] = []
 
         init(fixture: CallFixture, guessedCode: String?) throws {
             self.fixture = fixture
             self.guessedCode = try SecurityCode.parse(guessedCode)
         }
 
-        /// The relay's answer to the caller's invite, posing as the callee.
+        /// The relay's message 2 to the caller, posing as the callee. It sees only the
+        /// commitment to Ya when it must choose Yb'.
         func forgeResponse(to inviteBytes: [UInt8]) throws -> [UInt8] {
             guard case let .invite(invite) = try HandshakeMessage.decode(inviteBytes) else { throw CryptoError.malformed("not an invite") }
             let ci = CallHandshake.channelIdentifier(caller: fixture.caller.deviceID, callee: fixture.callee.deviceID)
             let sid = invite.associatedData.callID
             let party = try CPace.Party(prs: guessedCode?.secret, ci: ci, sid: sid)
-            defer { party.erase() }
             let ad = HandshakeAssociatedData(role: .callee, codeSet: invite.associatedData.codeSet, callID: sid, identityKey: relayIdentity.publicKey)
-            let transcript = CPace.transcriptIR(ya: invite.element, adA: invite.associatedData.encoded, yb: party.message, adB: ad.encoded)
-            let isk = try party.deriveISK(peerMessage: invite.element, transcript: transcript)
-            let derived = try KeySchedule.Derived(isk: isk, transcriptHash: KeySchedule.transcriptHash(ci: ci, sid: sid, transcript: transcript))
-            callerSide = derived
-            callerSideCallID = sid
-            let signature = try relayIdentity.sign(CallHandshake.transcriptSignedData(Labels.signatureResponse, ci: ci, sid: sid, transcript: transcript))
-            return HandshakeResponse(element: party.message, associatedData: ad, signature: signature,
-                                     confirmTag: try derived.confirmTag(for: .callee)).encoded
+            callerSide = (party, ci, sid, invite.commitment, invite.associatedData.encoded, ad.encoded)
+            let signature = try relayIdentity.sign(CallHandshake.responseSignedData(ci: ci, sid: sid, commitment: invite.commitment,
+                                                                                    adA: invite.associatedData.encoded, element: party.message, adB: ad.encoded))
+            return HandshakeResponse(element: party.message, associatedData: ad, signature: signature).encoded
+        }
+
+        /// Consumes the caller's message 3 and returns the relay's message 4 to it
+        /// (throws `securityCodeMismatch` when the relay's guess was wrong).
+        func forgeFinish(to confirmBytes: [UInt8]) throws -> [UInt8] {
+            guard case let .confirm(confirm) = try HandshakeMessage.decode(confirmBytes), let side = callerSide else {
+                throw CryptoError.malformed("not a confirm")
+            }
+            defer { side.party.erase() }
+            let transcript = CPace.transcriptIR(ya: confirm.element, adA: side.adA, yb: side.party.message, adB: side.adB)
+            let isk = try side.party.deriveISK(peerMessage: confirm.element, transcript: transcript)
+            let derived = try KeySchedule.Derived(isk: isk, transcriptHash: KeySchedule.transcriptHash(ci: side.ci, sid: side.sid, transcript: transcript))
+            guard try derived.checkConfirmTag(confirm.confirmTag, from: .caller) else {
+                derived.eraseAll()
+                throw CryptoError.securityCodeMismatch
+            }
+            let finish = HandshakeFinish(confirmTag: try derived.confirmTag(for: .callee)).encoded
+            keys.append(derived.callKeys(role: .callee, callID: side.sid, local: fixture.callee.deviceID,
+                                         peer: fixture.caller.deviceID, peerIdentityKey: fixture.caller.publicKey))
+            return finish
         }
 
         func relay(_ step: Int, _ message: [UInt8]) throws -> [UInt8] {
             switch step {
             case 1:
-                pendingResponse = try forgeResponse(to: message)
+                pendingToCaller = try forgeResponse(to: message)
                 let initiator = try CallInitiator(identity: relayIdentity, calleeID: fixture.callee.deviceID, securityCode: guessedCode,
                                                   policy: .acceptAnyIdentity)
                 towardsCallee = initiator
                 return initiator.inviteMessage
             case 2:
-                let (confirm, relayKeys) = try towardsCallee!.consumeResponse(message)
-                keys.append(relayKeys)
-                pendingConfirm = confirm
-                return pendingResponse
+                pendingToCallee = try towardsCallee!.consumeResponse(message)
+                return pendingToCaller
+            case 3:
+                pendingToCaller = try forgeFinish(to: message)
+                return pendingToCallee
             default:
-                let derived = try XCTUnwrap(callerSide)
-                XCTAssertTrue(try derived.checkConfirmTag(Array(message.suffix(32)), from: .caller))
-                keys.append(derived.callKeys(role: .callee, callID: callerSideCallID, local: fixture.callee.deviceID,
-                                             peer: fixture.caller.deviceID, peerIdentityKey: fixture.caller.publicKey))
-                callerSide = nil
-                return pendingConfirm
+                keys.append(try towardsCallee!.consumeFinish(message))
+                return pendingToCaller
             }
         }
 
-        var pendingConfirm: [UInt8] = []
-
         func erase() {
             keys.forEach { $0.erase() }
-            callerSide?.eraseAll()
+            callerSide?.party.erase()
             towardsCallee?.erase()
             guessedCode?.erase()
             relayIdentity.erase()
@@ -148,19 +167,19 @@ final class CallHandshakeTests: SecretsTestCase {
         let callee = CallResponder(identity: fixture.callee, callerID: fixture.caller.deviceID, securityCode: code, policy: .acceptAnyIdentity)
         defer { caller.erase(); callee.erase() }
 
-        // Caller side: the relay's response carries a confirmation tag made with its guess.
-        let forged = try relay.forgeResponse(to: caller.inviteMessage)
-        XCTAssertThrowsCryptoError(.securityCodeMismatch, try caller.consumeResponse(forged))
+        // Caller side: the relay answers; the caller's confirm fails the relay's check,
+        // and whatever finish the relay sends fails the caller's.
+        let confirm = try caller.consumeResponse(try relay.forgeResponse(to: caller.inviteMessage))
+        XCTAssertThrowsCryptoError(.securityCodeMismatch, try relay.forgeFinish(to: confirm), "relay cannot reach the caller's keys")
+        XCTAssertThrowsCryptoError(.securityCodeMismatch, try caller.consumeFinish([HandshakeFinish.type] + [UInt8](repeating: 9, count: 32)))
 
-        // Callee side: the relay's own invite is answered, but the relay cannot confirm
-        // the callee's tag, and whatever confirm it sends fails at the callee.
+        // Callee side: the relay calls with its own invite; its confirm, made with the
+        // wrong code, fails at the callee, which never hands out keys.
         let relayInvite = try CallInitiator(identity: relay.relayIdentity, calleeID: fixture.callee.deviceID, securityCode: relay.guessedCode,
                                             policy: .acceptAnyIdentity)
         defer { relayInvite.erase() }
-        let calleeResponse = try callee.consumeInvite(relayInvite.inviteMessage)
-        XCTAssertThrowsCryptoError(.securityCodeMismatch, try relayInvite.consumeResponse(calleeResponse), "relay cannot reach the callee's keys")
-        let confirmGuess = [HandshakeConfirm.type] + (try relay.relayIdentity.sign([1, 2, 3])) + [UInt8](repeating: 7, count: 32)
-        XCTAssertThrowsCryptoError(.securityCodeMismatch, try callee.consumeConfirm(confirmGuess))
+        let relayConfirm = try relayInvite.consumeResponse(try callee.consumeInvite(relayInvite.inviteMessage))
+        XCTAssertThrowsCryptoError(.securityCodeMismatch, try callee.consumeConfirm(relayConfirm))
         XCTAssertTrue(relay.keys.isEmpty)
     }
 
@@ -178,6 +197,25 @@ final class CallHandshakeTests: SecretsTestCase {
         XCTAssertEqual(relay.keys.count, 2)
     }
 
+    func testRelayCannotChooseItsElementAfterSeeingTheCallers() throws {
+        // SAS grinding needs Ya before choosing Yb'. The invite carries only a
+        // commitment; revealing any other Ya than the committed one is rejected.
+        let fixture = CallFixture()
+        let other = try CPace.Party(prs: nil, ci: [1], sid: [2])
+        defer { other.erase() }
+        XCTAssertThrowsCryptoError(.commitmentMismatch, try fixture.handshake(callerCode: nil, calleeCode: nil) { step, message in
+            guard step == 3 else { return message }
+            var swapped = message
+            swapped.replaceSubrange(1..<33, with: other.message)
+            return swapped
+        })
+        let initiator = try CallInitiator(identity: fixture.caller, calleeID: fixture.callee.deviceID, securityCode: nil)
+        defer { initiator.erase() }
+        guard case let .invite(invite) = try HandshakeMessage.decode(initiator.inviteMessage) else { return XCTFail("not an invite") }
+        XCTAssertEqual(invite.commitment.count, 32)
+        XCTAssertFalse(initiator.inviteMessage.contains(subsequence: other.message))
+    }
+
     func testRelaySubstitutionWithPinnedIdentityFailsOnBothSides() throws {
         let fixture = CallFixture()
         // The relay uses its own identities: the pinned device IDs do not match.
@@ -188,13 +226,15 @@ final class CallHandshakeTests: SecretsTestCase {
 
         // The relay keeps the real identity keys in ADa/ADb and swaps only the CPace
         // elements: the signatures over the transcript fail.
-        let otherYa = try CPace.Party(prs: nil, ci: [1], sid: [2]).message
+        let otherParty = try CPace.Party(prs: nil, ci: [1], sid: [2])
+        defer { otherParty.erase() }
+        let otherYa = otherParty.message
         XCTAssertThrowsCryptoError(.badSignature, try fixture.handshake(callerCode: nil, calleeCode: nil) { step, message in
             guard step == 1 else { return message }
             var swapped = message
             swapped.replaceSubrange(1..<33, with: otherYa)
             return swapped
-        }, "callee detects the swapped Ya")
+        }, "callee detects the swapped commitment")
         XCTAssertThrowsCryptoError(.badSignature, try fixture.handshake(callerCode: nil, calleeCode: nil) { step, message in
             guard step == 2 else { return message }
             var swapped = message
@@ -228,8 +268,8 @@ final class CallHandshakeTests: SecretsTestCase {
 
     func testEveryBitFlipInEachHandshakeMessageIsRejected() throws {
         let fixture = CallFixture()
-        let sizes = [HandshakeInvite.byteCount, HandshakeResponse.byteCount, HandshakeConfirm.byteCount]
-        for step in 1...3 {
+        let sizes = [HandshakeInvite.byteCount, HandshakeResponse.byteCount, HandshakeConfirm.byteCount, HandshakeFinish.byteCount]
+        for step in 1...4 {
             // Flip one bit in every byte position of the message at this step.
             for position in 0..<sizes[step - 1] {
                 XCTAssertThrowsError(try fixture.handshake(callerCode: "4242", calleeCode: "4242") { current, message in
@@ -244,7 +284,7 @@ final class CallHandshakeTests: SecretsTestCase {
 
     func testTruncatedExtendedAndUnknownMessagesAreMalformed() throws {
         let fixture = CallFixture()
-        for step in 1...3 {
+        for step in 1...4 {
             XCTAssertThrowsError(try fixture.handshake(callerCode: nil, calleeCode: nil) { current, message in
                 current == step ? Array(message.dropLast()) : message
             }) { XCTAssertEqual(($0 as? CryptoError)?.code, CryptoError.malformed("").code, "truncated step \(step)") }
@@ -263,7 +303,7 @@ final class CallHandshakeTests: SecretsTestCase {
                                    try HandshakeMessage.decode([UInt8](repeating: 1, count: 4096)))
         // A message of the wrong type at a step is refused.
         XCTAssertThrowsError(try fixture.handshake(callerCode: nil, calleeCode: nil) { current, message in
-            current == 3 ? [HandshakeInvite.type] + [UInt8](repeating: 0, count: HandshakeInvite.byteCount - 1) : message
+            current == 3 ? [HandshakeFinish.type] + [UInt8](repeating: 0, count: HandshakeFinish.byteCount - 1) : message
         })
     }
 
@@ -282,17 +322,19 @@ final class CallHandshakeTests: SecretsTestCase {
         let initiator = try CallInitiator(identity: fixture.caller, calleeID: fixture.callee.deviceID, securityCode: nil)
         let responder = CallResponder(identity: fixture.callee, callerID: fixture.caller.deviceID, securityCode: nil)
         defer { initiator.erase(); responder.erase() }
-        XCTAssertThrowsError(try responder.consumeConfirm([HandshakeConfirm.type] + [UInt8](repeating: 0, count: 96)))
-        let responder2 = CallResponder(identity: fixture.callee, callerID: fixture.caller.deviceID, securityCode: nil)
-        defer { responder2.erase() }
-        let response = try responder2.consumeInvite(initiator.inviteMessage)
-        XCTAssertThrowsError(try responder2.consumeInvite(initiator.inviteMessage), "an invite replayed to the same handshake")
-        let (confirm, keys) = try initiator.consumeResponse(response)
-        defer { keys.erase() }
+        XCTAssertThrowsError(try responder.consumeConfirm([HandshakeConfirm.type] + [UInt8](repeating: 0, count: 64)), "confirm before invite")
+        XCTAssertThrowsError(try initiator.consumeFinish([HandshakeFinish.type] + [UInt8](repeating: 0, count: 32)), "finish before response")
+        let response = try responder.consumeInvite(initiator.inviteMessage)
+        XCTAssertThrowsError(try responder.consumeInvite(initiator.inviteMessage), "an invite replayed to the same handshake")
+        let confirm = try initiator.consumeResponse(response)
         XCTAssertThrowsError(try initiator.consumeResponse(response), "a response replayed")
-        let calleeKeys = try responder2.consumeConfirm(confirm)
+        let (finish, calleeKeys) = try responder.consumeConfirm(confirm)
         defer { calleeKeys.erase() }
-        XCTAssertThrowsError(try responder2.consumeConfirm(confirm), "a confirm replayed")
+        XCTAssertThrowsError(try responder.consumeConfirm(confirm), "a confirm replayed")
+        let callerKeys = try initiator.consumeFinish(finish)
+        defer { callerKeys.erase() }
+        XCTAssertThrowsError(try initiator.consumeFinish(finish), "a finish replayed")
+        XCTAssertEqual(callerKeys.sas, calleeKeys.sas)
     }
 
     func testResponseFromAnotherCallIsRejected() throws {
@@ -313,6 +355,7 @@ final class CallHandshakeTests: SecretsTestCase {
         _ = try? fixture.handshake(callerCode: "1", calleeCode: "2")
         _ = try? fixture.handshake(callerCode: "1", calleeCode: nil)
         _ = try? fixture.handshake(callerCode: nil, calleeCode: nil) { step, message in step == 3 ? Array(message.reversed()) : message }
+        _ = try? fixture.handshake(callerCode: nil, calleeCode: nil) { step, message in step == 4 ? Array(message.reversed()) : message }
         XCTAssertEqual(SecretBytes.liveCount, before)
     }
 }

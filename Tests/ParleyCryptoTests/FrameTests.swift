@@ -150,6 +150,20 @@ final class FrameTests: SecretsTestCase {
         }
     }
 
+    func testReceiverRecoversWhenEveryPacketOfOneKeyIsLost() throws {
+        // An idle sender rekeys on its next send; if that key's only packets are lost,
+        // the following key has the receiver's current phase again.
+        let sealer = FrameSealer(key: call.callerKeys.frameSend, now: t0, rekeyAfterPackets: 2)
+        let opener = call.calleeKeys.makeFrameOpener()
+        let packets = try (0..<6).map { try sealer.seal(type: 1, payload: [UInt8($0)], now: t0) }
+        XCTAssertEqual(try opener.open(packets[0], now: t0).payload, [0])
+        // packets 2 and 3 (the next key) are lost; packet 4 is two keys ahead.
+        XCTAssertEqual(try opener.open(packets[4], now: t0).payload, [4])
+        XCTAssertEqual(opener.epoch, 2)
+        XCTAssertEqual(try opener.open(packets[5], now: t0).payload, [5])
+        XCTAssertEqual(try opener.open(packets[1], now: t0).payload, [1], "the previous key still opens late packets")
+    }
+
     func testForgedNextPhaseFrameDoesNotDisturbTheCurrentKey() throws {
         let sealer = call.callerKeys.makeFrameSealer(now: t0)
         let opener = call.calleeKeys.makeFrameOpener()
@@ -157,6 +171,10 @@ final class FrameTests: SecretsTestCase {
         forged[0] |= 0x20  // claim the next key phase
         forged[7] = 0x50
         XCTAssertThrowsCryptoError(.authenticationFailed, try opener.open(forged, now: t0))
+        XCTAssertEqual(opener.epoch, 0)
+        var corrupted = try sealer.seal(type: 1, payload: [1], now: t0)  // same phase, bad tag: two-ahead is tried and fails
+        corrupted[corrupted.count - 1] ^= 1
+        XCTAssertThrowsCryptoError(.authenticationFailed, try opener.open(corrupted, now: t0))
         XCTAssertEqual(opener.epoch, 0)
         XCTAssertEqual(try opener.open(sealer.seal(type: 1, payload: [2], now: t0), now: t0).payload, [2])
     }

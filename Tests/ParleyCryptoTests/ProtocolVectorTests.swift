@@ -8,14 +8,16 @@ import XCTest
 /// Signalling/PROTOCOL.md, "Worked example". Two kinds of checks:
 ///
 /// - replay: the real handshake, sealers and openers, fed the recorded random
-///   bytes in order, reproduce every recorded value and open every recorded packet;
-/// - spec: every value PROTOCOL.md defines by a formula (device IDs, CI, ADa, ADb,
-///   generator string, transcript, th, ISK, the key schedule, confirmation tags,
-///   SAS, message layouts, blob and frame layouts, the next frame key) is rebuilt
-///   here from that formula with this file's own LEB128, lv_cat, HMAC, HKDF and
-///   base32, so the vectors check the spec, not only the code against itself.
-///   Only primitives (SHA-512, BLAKE2b, Ed25519 verify, ChaCha20-Poly1305) come
-///   from the package.
+///   bytes in order, reproduce every recorded value and open every recorded packet
+///   (also as a receiver that lost a whole key's frames);
+/// - spec: every value PROTOCOL.md defines by a formula (security code
+///   normalisation, device IDs, CI, ADa, ADb, generator string, the commitment to
+///   Ya, signed strings, transcript, th, ISK, the key schedule, confirmation tags,
+///   SAS, the four message layouts, blob and frame layouts, the frame key chain)
+///   is rebuilt here from that formula with this file's own LEB128, lv_cat, HMAC,
+///   HKDF and base32, so the vectors check the spec, not only the code against
+///   itself. Only primitives (SHA-512, BLAKE2b, Ed25519 verify, ChaCha20-Poly1305,
+///   ristretto255 through CPace) come from the package.
 final class ProtocolVectorTests: SecretsTestCase {
     // MARK: Replay
 
@@ -32,6 +34,7 @@ final class ProtocolVectorTests: SecretsTestCase {
                 assertBytes(call.inviteMessage, try vector.hex("handshake", "invite"), vector.name)
                 assertBytes(call.responseMessage, try vector.hex("handshake", "response"), vector.name)
                 assertBytes(call.confirmMessage, try vector.hex("handshake", "confirm"), vector.name)
+                assertBytes(call.finishMessage, try vector.hex("handshake", "finish"), vector.name)
 
                 for keys in [call.callerKeys, call.calleeKeys] {
                     assertBytes(keys.callID, try vector.hex("call_id"), vector.name)
@@ -66,8 +69,8 @@ final class ProtocolVectorTests: SecretsTestCase {
                     let sealed = try frameSealer.seal(type: UInt8(try frame.integer("type")), payload: try frame.hex("payload"),
                                                       now: Timestamp(nanoseconds: UInt64(try frame.integer("now_ns"))))
                     assertBytes(sealed, try frame.hex("wire"), frame.name)
+                    XCTAssertEqual(frameSealer.epoch, UInt64(try frame.integer("epoch")), "\(frame.name): one rekey per rekeyAfterTime")
                 }
-                XCTAssertEqual(frameSealer.epoch, 1, "the second frame goes out under the next key")
             }
         }
     }
@@ -93,9 +96,29 @@ final class ProtocolVectorTests: SecretsTestCase {
                     XCTAssertEqual(header.keyPhase, try frame.integer("key_phase") == 1, vector.name)
                     XCTAssertEqual(String(decoding: payload, as: UTF8.self), try frame.text("payload_text"), vector.name)
                     XCTAssertThrowsError(try frameOpener.open(try frame.hex("wire"), now: now)) { XCTAssertEqual($0 as? CryptoError, .replayed) }
+                    XCTAssertEqual(frameOpener.epoch, UInt64(try frame.integer("epoch")), "\(frame.name): the callee followed the caller's rekey")
                 }
-                XCTAssertEqual(frameOpener.epoch, 1, "the callee followed the caller's rekey")
             }
+        }
+    }
+
+    func testReceiverThatLostEveryFrameOfOneKeyOpensTheNextTwoKeysAhead() throws {
+        for vector in try ProtocolVector.all() {
+            let frames = try vector.frames()
+            let wires = try frames.map { try $0.hex("wire") }
+            let times = try frames.map { Timestamp(nanoseconds: UInt64(try $0.integer("now_ns"))) }
+            XCTAssertEqual(try frames.map { try $0.integer("key_phase") }, [0, 1, 0], vector.name)
+            // FrameOpener takes over this copy of the recorded key; erase() below ends it.
+            let opener = FrameOpener(key: SecretBytes(copying: try vector.hex("key_schedule", "frame_caller_to_callee")))
+            defer { opener.erase() }
+            XCTAssertEqual(try opener.open(wires[0], now: times[0]).payload, try frames[0].hex("payload"), vector.name)
+            // Frame 1 (the only frame of epoch 1) is lost: frame 2 has the current
+            // phase and a counter above the current key's first, so the key two ahead opens it.
+            XCTAssertEqual(try opener.open(wires[2], now: times[2]).payload, try frames[2].hex("payload"), vector.name)
+            XCTAssertEqual(opener.epoch, 2, vector.name)
+            XCTAssertThrowsCryptoError(.authenticationFailed, try opener.open(wires[1], now: times[2]),
+                                       "\(vector.name): the skipped key is gone, so a late frame 1 no longer opens")
+            XCTAssertThrowsCryptoError(.replayed, try opener.open(wires[2], now: times[2]), vector.name)
         }
     }
 
@@ -173,10 +196,11 @@ final class ProtocolVectorTests: SecretsTestCase {
             let callerKey = try vector.hex("caller", "public_key")
             let calleeKey = try vector.hex("callee", "public_key")
             let input = try vector.optionalText("security_code", "input")
-            let prs = input.map { Spec.utf8($0).filter { ![0x20, 0x09, 0x2d].contains($0) } } ?? []
+            let prs = try XCTUnwrap(Spec.normalisedCode(input), "\(vector.name): the vector's code must be valid")
             let flags: UInt8 = prs.isEmpty ? 0 : 1
             assertBytes(prs, try vector.hex("cpace", "PRS"), vector.name)
-            if input != nil { XCTAssertEqual(String(decoding: prs, as: UTF8.self), "482913") }
+            XCTAssertEqual(Int(flags), try vector.integer("security_code", "code_set_flag"), vector.name)
+            if input != nil { XCTAssertEqual(String(decoding: prs, as: UTF8.self), "bluefox42", "separators dropped, letters lower-cased") }
 
             let ci = Spec.lvCat(Spec.utf8("parley/1 call"), try vector.hex("caller", "device_id"), try vector.hex("callee", "device_id"))
             assertBytes(ci, try vector.hex("cpace", "CI"), vector.name)
@@ -205,38 +229,64 @@ final class ProtocolVectorTests: SecretsTestCase {
         }
     }
 
+    func testCommitmentInMessageOneBindsTheYaRevealedInMessageThree() throws {
+        for vector in try ProtocolVector.all() {
+            let ci = try vector.hex("cpace", "CI")
+            let sid = try vector.hex("cpace", "sid")
+            let adA = try vector.hex("cpace", "ADa")
+            let invite = try vector.hex("handshake", "invite")
+            let confirm = try vector.hex("handshake", "confirm")
+            let committed = Array(invite[1..<33])
+            let revealed = Array(confirm[1..<33])
+            assertBytes(revealed, try vector.hex("cpace", "Ya"), "\(vector.name): message 3 reveals Ya")
+
+            let input = Spec.lvCat(Spec.utf8("parley/1 commit"), ci, sid, revealed, adA)
+            assertBytes(input, try vector.hex("handshake", "commitment_input"), vector.name)
+            let commitment = Array(SHA512.hash(input).prefix(32))
+            assertBytes(commitment, try vector.hex("handshake", "commitment"), vector.name)
+            assertBytes(committed, commitment, "\(vector.name): message 1 commits to the Ya of message 3")
+            XCTAssertEqual(KeySchedule.commitment(ci: ci, sid: sid, element: revealed, ad: adA), commitment, vector.name)
+
+            // Any other Ya (here: Yb) gives another commitment, and message 1 does not carry Ya itself.
+            let other = Array(SHA512.hash(Spec.lvCat(Spec.utf8("parley/1 commit"), ci, sid, try vector.hex("cpace", "Yb"), adA)).prefix(32))
+            XCTAssertNotEqual(other, committed, vector.name)
+            XCTAssertFalse(invite.indices.dropLast(31).contains { Array(invite[$0..<$0 + 32]) == revealed }, vector.name)
+        }
+    }
+
     func testHandshakeMessagesFollowSpecLayoutsAndSignatures() throws {
         for vector in try ProtocolVector.all() {
             let ci = try vector.hex("cpace", "CI")
             let sid = try vector.hex("cpace", "sid")
             let elementA = try vector.hex("cpace", "Ya")
+            let elementB = try vector.hex("cpace", "Yb")
             let adA = try vector.hex("cpace", "ADa")
-            let transcript = try vector.hex("cpace", "transcript_ir")
+            let adB = try vector.hex("cpace", "ADb")
+            let commitment = try vector.hex("handshake", "commitment")
             let callerKey = try vector.hex("caller", "public_key")
             let calleeKey = try vector.hex("callee", "public_key")
 
             let invite = try vector.hex("handshake", "invite")
             XCTAssertEqual(invite.count, 148)
-            assertBytes(Array(invite[0..<84]), [0x01] + elementA + adA, vector.name)
-            let inviteSigned = Spec.lvCat(Spec.utf8("parley/1 sig init"), ci, sid, elementA, adA)
+            assertBytes(Array(invite[0..<84]), [0x01] + commitment + adA, vector.name)
+            let inviteSigned = Spec.lvCat(Spec.utf8("parley/1 sig init"), ci, sid, commitment, adA)
             assertBytes(inviteSigned, try vector.hex("handshake", "invite_signed_data"), vector.name)
             XCTAssertTrue(Ed25519.isValidSignature(Array(invite[84...]), of: inviteSigned, publicKey: callerKey), vector.name)
 
             let response = try vector.hex("handshake", "response")
-            XCTAssertEqual(response.count, 180)
-            assertBytes(Array(response[0..<84]), [0x02] + (try vector.hex("cpace", "Yb")) + (try vector.hex("cpace", "ADb")), vector.name)
-            let responseSigned = Spec.lvCat(Spec.utf8("parley/1 sig response"), ci, sid, transcript)
+            XCTAssertEqual(response.count, 148)
+            assertBytes(Array(response[0..<84]), [0x02] + elementB + adB, vector.name)
+            let responseSigned = Spec.lvCat(Spec.utf8("parley/1 sig response"), ci, sid, commitment, adA, elementB, adB)
             assertBytes(responseSigned, try vector.hex("handshake", "response_signed_data"), vector.name)
-            XCTAssertTrue(Ed25519.isValidSignature(Array(response[84..<148]), of: responseSigned, publicKey: calleeKey), vector.name)
-            assertBytes(Array(response[148...]), try vector.hex("key_schedule", "confirm_tag_callee"), vector.name)
+            XCTAssertTrue(Ed25519.isValidSignature(Array(response[84...]), of: responseSigned, publicKey: calleeKey), vector.name)
 
             let confirm = try vector.hex("handshake", "confirm")
-            XCTAssertEqual(confirm.count, 97)
-            XCTAssertEqual(confirm[0], 0x03)
-            let confirmSigned = Spec.lvCat(Spec.utf8("parley/1 sig confirm"), ci, sid, transcript)
-            assertBytes(confirmSigned, try vector.hex("handshake", "confirm_signed_data"), vector.name)
-            XCTAssertTrue(Ed25519.isValidSignature(Array(confirm[1..<65]), of: confirmSigned, publicKey: callerKey), vector.name)
-            assertBytes(Array(confirm[65...]), try vector.hex("key_schedule", "confirm_tag_caller"), vector.name)
+            XCTAssertEqual(confirm.count, 65)
+            assertBytes(confirm, [0x03] + elementA + (try vector.hex("key_schedule", "confirm_tag_caller")), vector.name)
+
+            let finish = try vector.hex("handshake", "finish")
+            XCTAssertEqual(finish.count, 33)
+            assertBytes(finish, [0x04] + (try vector.hex("key_schedule", "confirm_tag_callee")), vector.name)
         }
     }
 
@@ -301,15 +351,22 @@ final class ProtocolVectorTests: SecretsTestCase {
             let sealedBlob = try ChaCha20Poly1305.seal(padded, key: blobKey, nonce: nonce, associatedData: associatedData)
             assertBytes([1] + Spec.bigEndian(sequence, count: 8) + sealedBlob, try blob.hex("wire"), vector.name)
 
-            let firstKey = try vector.hex("key_schedule", "frame_caller_to_callee")
-            let nextKey = Spec.hkdfExpand(prk: firstKey, info: Spec.lv(Spec.utf8("parley/1 frame rekey")), count: 32)
+            var keyOfEpoch = [try vector.hex("key_schedule", "frame_caller_to_callee")]
             let frames = try vector.frames()
-            XCTAssertEqual(frames.count, 2)
-            for frame in frames {
+            XCTAssertEqual(frames.count, 3)
+            for (index, frame) in frames.enumerated() {
+                let epoch = try frame.integer("epoch")
                 let phase = try frame.integer("key_phase")
                 let counter = UInt64(try frame.integer("counter"))
                 let payload = try frame.hex("payload")
-                assertBytes(try frame.hex("key"), phase == 0 ? firstKey : nextKey, "\(vector.name): key of phase \(phase)")
+                XCTAssertEqual(epoch, index, "\(frame.name): frame n is sealed n * 120 s after the sealer was made")
+                XCTAssertEqual(try frame.integer("now_ns"), epoch * 120_000_000_000, frame.name)
+                XCTAssertEqual(phase, epoch % 2, "\(frame.name): the phase bit flips at each rekey")
+                XCTAssertEqual(counter, UInt64(index), "\(frame.name): counters run on across rekeys")
+                while keyOfEpoch.count <= epoch {
+                    keyOfEpoch.append(Spec.hkdfExpand(prk: keyOfEpoch[keyOfEpoch.count - 1], info: Spec.lv(Spec.utf8("parley/1 frame rekey")), count: 32))
+                }
+                assertBytes(try frame.hex("key"), keyOfEpoch[epoch], "\(frame.name): key of epoch \(epoch)")
                 let header = [0x40 | UInt8(phase) << 5 | UInt8(try frame.integer("type"))] + Spec.bigEndian(counter, count: 7)
                 assertBytes(header, try frame.hex("header"), vector.name)
                 let nonce = [0, 0, 0, 0] + Spec.bigEndian(counter, count: 8)
@@ -319,6 +376,54 @@ final class ProtocolVectorTests: SecretsTestCase {
                 let wire = header + (try ChaCha20Poly1305.seal(payload, key: frameKey, nonce: nonce, associatedData: header))
                 assertBytes(wire, try frame.hex("wire"), vector.name)
                 XCTAssertEqual(wire.count - payload.count, 24, "frame overhead")
+            }
+        }
+    }
+
+    func testSecurityCodeExamplesFollowSpecNormalisation() throws {
+        let examples = try ProtocolVector.securityCodeExamples()
+        XCTAssertEqual(Set(try examples.map { try $0.text("outcome") }), ["code", "no code", "invalidSecurityCode"])
+        // A probe identity and a fixed scalar: a caller with the parsed code must
+        // commit to the Ya a CPace party with the spec's PRS makes.
+        let identity = DeviceIdentity()
+        defer { identity.erase() }
+        let sid = [UInt8](repeating: 0x5a, count: 16)
+        let drawn = (1...32).map(UInt8.init)
+        for example in examples {
+            let input = try example.optionalText("input")
+            let expected = Spec.normalisedCode(input)
+            switch try example.text("outcome") {
+            case "invalidSecurityCode":
+                XCTAssertNil(expected, example.name)
+                XCTAssertEqual(try example.integer("error_code"), 1017, example.name)
+                XCTAssertThrowsError(try SecurityCode.parse(input), example.name) { XCTAssertEqual(($0 as? CryptoError)?.code, 1017) }
+            case "no code":
+                assertBytes(try XCTUnwrap(expected, example.name), [], example.name)
+                assertBytes(try example.hex("PRS"), [], example.name)
+                XCTAssertEqual(try example.integer("code_set_flag"), 0, example.name)
+                XCTAssertNil(try SecurityCode.parse(input), example.name)
+            default:
+                let prs = try XCTUnwrap(expected, example.name)
+                XCTAssertFalse(prs.isEmpty, example.name)
+                assertBytes(try example.hex("PRS"), prs, example.name)
+                XCTAssertEqual(try example.integer("code_set_flag"), 1, example.name)
+                let code = try XCTUnwrap(try SecurityCode.parse(input), example.name)
+                defer { code.erase() }
+                let entropy = ReplayingEntropy([ProtocolVector.Draw(purpose: "caller CPace scalar ya", bytes: drawn)])
+                let initiator = try CallInitiator(identity: identity, calleeID: identity.deviceID, securityCode: code, callID: sid, entropy: entropy)
+                defer { initiator.erase() }
+                XCTAssertEqual(entropy.problems, [], example.name)
+                let prsSecret = SecretBytes(copying: prs)
+                defer { prsSecret.erase() }
+                let ci = Spec.lvCat(Spec.utf8("parley/1 call"), identity.deviceID.bytes, identity.deviceID.bytes)
+                var scalar = drawn
+                scalar[31] &= 0x0f
+                // CPace.Party takes over the scalar's copy and erases it.
+                let party = try CPace.Party(prs: prsSecret, ci: ci, sid: sid, scalar: SecretBytes(copying: scalar))
+                defer { party.erase() }
+                let adA = [1, 1, 1] + sid + identity.publicKey
+                let commitment = Array(SHA512.hash(Spec.lvCat(Spec.utf8("parley/1 commit"), ci, sid, party.message, adA)).prefix(32))
+                assertBytes(Array(initiator.inviteMessage[1..<33]), commitment, "\(example.name): the parsed code is the spec's PRS")
             }
         }
     }
@@ -373,6 +478,7 @@ private struct ReplayedCall {
     let inviteMessage: [UInt8]
     let responseMessage: [UInt8]
     let confirmMessage: [UInt8]
+    let finishMessage: [UInt8]
     let callerKeys: CallKeys
     let calleeKeys: CallKeys
 }
@@ -398,14 +504,16 @@ private func withReplayedCall(_ vector: ProtocolVector, file: StaticString = #fi
     let responder = CallResponder(identity: callee, callerID: caller.deviceID, securityCode: calleeCode, entropy: entropy)
     defer { responder.erase() }
     let response = try responder.consumeInvite(initiator.inviteMessage)
-    let (confirm, callerKeys) = try initiator.consumeResponse(response)
-    defer { callerKeys.erase() }
-    let calleeKeys = try responder.consumeConfirm(confirm)
+    let confirm = try initiator.consumeResponse(response)
+    let (finish, calleeKeys) = try responder.consumeConfirm(confirm)
     defer { calleeKeys.erase() }
+    let callerKeys = try initiator.consumeFinish(finish)
+    defer { callerKeys.erase() }
     XCTAssertEqual(entropy.problems, [], "\(vector.name): the call must draw exactly the recorded bytes", file: file, line: line)
 
     try body(ReplayedCall(caller: caller, callee: callee, callID: initiator.callID, inviteMessage: initiator.inviteMessage,
-                          responseMessage: response, confirmMessage: confirm, callerKeys: callerKeys, calleeKeys: calleeKeys))
+                          responseMessage: response, confirmMessage: confirm, finishMessage: finish,
+                          callerKeys: callerKeys, calleeKeys: calleeKeys))
 }
 
 // MARK: - Reading the vector file
@@ -470,6 +578,13 @@ private struct ProtocolVector {
             .merging(["name": "\(name) / \(path)"]) { _, label in label })
     }
 
+    /// The document's list of security code inputs and their normalisation.
+    static func securityCodeExamples() throws -> [ProtocolVector] {
+        let document = try XCTUnwrap(TestResources.json("protocol-vectors.json") as? [String: Any], "protocol-vectors.json is not an object")
+        let list = try XCTUnwrap(document["security_code_examples"] as? [[String: Any]], "protocol-vectors.json has no security_code_examples")
+        return list.enumerated().map { ProtocolVector(fields: $0.element.merging(["name": "security code example \($0.offset)"]) { _, label in label }) }
+    }
+
     func frames() throws -> [ProtocolVector] {
         let list = try XCTUnwrap(try value(["frames"]) as? [[String: Any]], "\(name): frames is not a list")
         return list.enumerated().map { ProtocolVector(fields: $0.element.merging(["name": "\(name) / frame \($0.offset)"]) { _, label in label }) }
@@ -506,6 +621,22 @@ private enum Spec {
 
     /// prepend_len
     static func lv(_ bytes: [UInt8]) -> [UInt8] { leb128(bytes.count) + bytes }
+
+    /// Security code normalisation: PRS ([] for no code), or nil for `invalidSecurityCode`.
+    /// Space, tab and '-' are dropped; every other byte must be 0x21...0x7e; A-Z become a-z;
+    /// at most 64 bytes may remain.
+    static func normalisedCode(_ text: String?) -> [UInt8]? {
+        var prs: [UInt8] = []
+        for byte in (text ?? "").utf8 {
+            switch byte {
+            case 0x20, 0x09, 0x2d: continue
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): prs.append(byte - UInt8(ascii: "A") + UInt8(ascii: "a"))
+            case 0x21...0x7e: prs.append(byte)
+            default: return nil
+            }
+        }
+        return prs.count <= 64 ? prs : nil
+    }
 
     static func lvCat(_ parts: [UInt8]...) -> [UInt8] { parts.reduce([]) { $0 + lv($1) } }
 

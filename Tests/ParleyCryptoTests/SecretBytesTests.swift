@@ -58,6 +58,12 @@ final class SecretBytesTests: SecretsTestCase {
         XCTAssertTrue(a.secret.constantTimeEquals(b.secret))
         XCTAssertFalse(a.secret.constantTimeEquals(c.secret))
         XCTAssertThrowsError(try SecurityCode.parse(String(repeating: "9", count: 65)))
+        let upper = try XCTUnwrap(SecurityCode.parse("12AB-34")), lower = try XCTUnwrap(SecurityCode.parse("12ab34"))
+        defer { upper.erase(); lower.erase() }
+        XCTAssertTrue(upper.secret.constantTimeEquals(lower.secret), "letters are case-folded")
+        XCTAssertThrowsError(try SecurityCode.parse("caf\u{E9}")) { error in
+            XCTAssertEqual((error as? CryptoError)?.code, 1017, "non-ASCII codes are refused, not silently mismatched")
+        }
     }
 
     func testDeterministicEntropyIsReproducibleAndSeedSensitive() {

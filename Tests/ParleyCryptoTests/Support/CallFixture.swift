@@ -21,7 +21,8 @@ final class CallFixture {
         }
     }
 
-    /// Runs the three messages through `relay`, which may rewrite each one.
+    /// Runs the four messages through `relay` (called with the step 1...4 and the
+    /// message), which may rewrite each one.
     func handshake(callerCode: String?, calleeCode: String?,
                    callerPolicy: PeerIdentityPolicy = .requireDeviceID, calleePolicy: PeerIdentityPolicy = .requireDeviceID,
                    relay: (Int, [UInt8]) throws -> [UInt8] = { $1 }) throws -> Outcome {
@@ -38,12 +39,13 @@ final class CallFixture {
             responder.erase()
         }
         let response = try responder.consumeInvite(relay(1, initiator.inviteMessage))
-        let (confirm, callerKeys) = try initiator.consumeResponse(relay(2, response))
+        let confirm = try initiator.consumeResponse(relay(2, response))
+        let (finish, calleeKeys) = try responder.consumeConfirm(relay(3, confirm))
         do {
-            let calleeKeys = try responder.consumeConfirm(relay(3, confirm))
+            let callerKeys = try initiator.consumeFinish(relay(4, finish))
             return Outcome(callerKeys: callerKeys, calleeKeys: calleeKeys)
         } catch {
-            callerKeys.erase()
+            calleeKeys.erase()
             throw error
         }
     }
