@@ -54,7 +54,7 @@ vectors: deps
 
 ## What runs today: a complete call handshake between two in-process devices.
 run demo: deps
-	swift run parley-vectors --demo
+	swift run parley-vectors --demo $(if $(CODE_MISMATCH),--mismatch,)
 
 clean:
 	rm -rf .build .build-* .build_*

@@ -1,10 +1,19 @@
 import ParleyCrypto
+#if canImport(Glibc)
+import Glibc
+#endif
 
-// parley-vectors: prints Parley's protocol test vectors as JSON on stdout.
+// parley-vectors: prints Parley's protocol test vectors as JSON on stdout;
+// `parley-vectors --demo [--mismatch]` runs the readable demo of Demo.swift.
 // Regenerate the checked-in file with
 //   swift run --scratch-path .build-vectors parley-vectors > Tests/ParleyCryptoTests/Resources/protocol-vectors.json
 // Tests/ParleyCryptoTests/ProtocolVectorTests.swift replays every case and
 // Signalling/PROTOCOL.md ("Worked example") walks through the first one.
+
+let arguments = CommandLine.arguments.dropFirst()
+if arguments.contains("--demo") {
+    exit(Demo.run(mismatch: arguments.contains("--mismatch")))
+}
 
 let cases = [
     CallVector(name: "security code set on both sides", seed: "parley/1 protocol vectors: security code", securityCode: "Blue-Fox 42"),
