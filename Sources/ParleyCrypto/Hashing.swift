@@ -71,20 +71,21 @@ public enum HKDF {
     }
 
     /// HKDF-Expand(PRK, info, L) -> OKM (secret), 1 <= L <= 64.
+    /// T(1) is computed into a stack scratch block that is wiped before returning,
+    /// so one protected allocation (the output) is made per derived key.
     package static func expand(pseudoRandomKey prk: SecretBytes, info: [UInt8], count: Int) throws -> SecretBytes {
         precondition(count > 0 && count <= hashCount, "Parley's HKDF-Expand produces one block (1...64 bytes)")
-        let block = try SecretBytes(count: hashCount) { out in
-            try prk.withUnsafeBytes { prkBytes in
+        return try prk.withUnsafeBytes { prkBytes in
+            withUnsafeTemporaryAllocation(byteCount: hashCount, alignment: 16) { block in
+                defer { sodium_memzero(block.baseAddress, hashCount) }
                 info.withUnsafeBytes { infoBytes in
                     withUnsafeBytes(of: UInt8(1)) { counterBytes in
-                        hmac(key: prkBytes, parts: [infoBytes, counterBytes], into: out)
+                        hmac(key: prkBytes, parts: [infoBytes, counterBytes], into: block)
                     }
                 }
+                return SecretBytes(count: count) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: block.prefix(count))) }
             }
         }
-        defer { block.erase() }
-        if count == hashCount { return try block.duplicate() }
-        return try block.prefix(count)
     }
 
     /// HMAC-SHA-512 keyed with a secret, its output truncated to the first 32 bytes

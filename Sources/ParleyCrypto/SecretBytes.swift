@@ -97,26 +97,3 @@ public final class SecretBytes: @unchecked Sendable {
 }
 
 private let liveSecrets = Atomic<Int>(0)
-
-extension SecretBytes {
-    /// A new secret holding the first `count` bytes of this one.
-    package func prefix(_ count: Int) throws -> SecretBytes {
-        precondition(count > 0 && count <= self.count)
-        return try withUnsafeBytes { source in
-            SecretBytes(count: count) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: source.prefix(count))) }
-        }
-    }
-
-    /// A new secret with `count` bytes starting at `offset`.
-    package func slice(offset: Int, count: Int) throws -> SecretBytes {
-        precondition(offset >= 0 && count > 0 && offset + count <= self.count)
-        return try withUnsafeBytes { source in
-            SecretBytes(count: count) {
-                $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[offset..<offset + count]))
-            }
-        }
-    }
-
-    /// An independent copy in its own protected buffer (erasing one leaves the other).
-    package func duplicate() throws -> SecretBytes { try prefix(count) }
-}
