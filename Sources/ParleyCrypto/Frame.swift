@@ -158,8 +158,8 @@ public final class FrameOpener {
     public private(set) var epoch: UInt64 = 0
 
     /// Opens a frame into `out` (at least `packet.count - frameOverhead` bytes).
-    /// Returns the header and the payload length. Errors: `malformed`,
-    /// `unsupportedVersion`, `tooLarge`, `replayed`, `authenticationFailed`.
+    /// Returns the header and the payload length. Errors: `secretErased` (the call
+    /// ended), `malformed`, `unsupportedVersion`, `tooLarge`, `replayed`, `authenticationFailed`.
     public func open(_ packet: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, now: Timestamp) throws -> (header: FrameHeader, count: Int) {
         guard !current.key.isErased else { throw CryptoError.secretErased }
         let header = try FrameHeader.parse(packet)
