@@ -168,7 +168,11 @@ public enum CPace {
         private let sid: [UInt8]
 
         /// Starts a run: PRS (nil for the empty string), CI and sid as the draft defines them.
-        public convenience init(prs: SecretBytes?, ci: [UInt8], sid: [UInt8], entropy: EntropySource = SystemEntropy.shared) throws {
+        public convenience init(prs: SecretBytes?, ci: [UInt8], sid: [UInt8]) throws {
+            try self.init(prs: prs, ci: ci, sid: sid, entropy: SystemEntropy.shared)
+        }
+
+        package convenience init(prs: SecretBytes?, ci: [UInt8], sid: [UInt8], entropy: EntropySource) throws {
             try self.init(prs: prs, ci: ci, sid: sid, scalar: CPace.sampleScalar(entropy: entropy))
         }
 

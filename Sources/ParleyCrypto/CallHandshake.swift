@@ -46,11 +46,18 @@ public final class CallInitiator {
     /// - Parameters:
     ///   - calleeID: the dialled device. It is bound into CI whatever the policy; with
     ///     `.acceptAnyIdentity` the answering identity key need not hash to it.
-    ///   - securityCode: nil when no code was set (PRS is then the empty string).
-    ///   - callID: 16 bytes; drawn from `entropy` when nil.
-    public init(identity: DeviceIdentity, calleeID: DeviceID, securityCode: SecurityCode?,
-                policy: PeerIdentityPolicy = .requireDeviceID, callID: [UInt8]? = nil,
-                entropy: EntropySource = SystemEntropy.shared) throws {
+    ///   - securityCode: nil when no code was set (PRS is then the empty string). The
+    ///     caller keeps ownership: erase it when no further call will use it.
+    /// The call ID (CPace's sid) is 16 fresh random bytes.
+    public convenience init(identity: DeviceIdentity, calleeID: DeviceID, securityCode: SecurityCode?,
+                            policy: PeerIdentityPolicy = .requireDeviceID) throws {
+        try self.init(identity: identity, calleeID: calleeID, securityCode: securityCode, policy: policy, callID: nil,
+                      entropy: SystemEntropy.shared)
+    }
+
+    /// Test vectors and simulations: a given call ID and entropy source.
+    package init(identity: DeviceIdentity, calleeID: DeviceID, securityCode: SecurityCode?,
+                 policy: PeerIdentityPolicy = .requireDeviceID, callID: [UInt8]? = nil, entropy: EntropySource) throws {
         let callID = callID ?? entropy.bytes(SpecConstants.callIDCount)
         guard callID.count == SpecConstants.callIDCount else {
             throw CryptoError.invalidLength(what: "call ID", expected: SpecConstants.callIDCount, actual: callID.count)
@@ -141,7 +148,7 @@ public final class CallResponder {
     private let identity: DeviceIdentity
     private let callerID: DeviceID
     private let policy: PeerIdentityPolicy
-    private let securityCode: SecurityCode?
+    private var securityCode: SecurityCode?
     private let entropy: EntropySource
     private var state: State = .awaitingInvite
 
@@ -162,10 +169,19 @@ public final class CallResponder {
         let peerIdentityKey: [UInt8]
     }
 
-    /// - Parameter callerID: the device the signalling server says is calling.
-    ///   With `.requireDeviceID` the caller's identity key must hash to it.
-    public init(identity: DeviceIdentity, callerID: DeviceID, securityCode: SecurityCode?,
-                policy: PeerIdentityPolicy = .requireDeviceID, entropy: EntropySource = SystemEntropy.shared) {
+    /// - Parameters:
+    ///   - callerID: the device the signalling server says is calling.
+    ///     With `.requireDeviceID` the caller's identity key must hash to it.
+    ///   - securityCode: nil when no code was set. The responder drops its reference
+    ///     once the invite is consumed; the caller of this API owns and erases it.
+    public convenience init(identity: DeviceIdentity, callerID: DeviceID, securityCode: SecurityCode?,
+                            policy: PeerIdentityPolicy = .requireDeviceID) {
+        self.init(identity: identity, callerID: callerID, securityCode: securityCode, policy: policy, entropy: SystemEntropy.shared)
+    }
+
+    /// Test vectors and simulations: a given entropy source.
+    package init(identity: DeviceIdentity, callerID: DeviceID, securityCode: SecurityCode?,
+                 policy: PeerIdentityPolicy = .requireDeviceID, entropy: EntropySource) {
         self.identity = identity
         self.callerID = callerID
         self.policy = policy
@@ -182,6 +198,8 @@ public final class CallResponder {
     public func consumeInvite(_ bytes: [UInt8]) throws -> [UInt8] {
         guard case .awaitingInvite = state else { throw CryptoError.invalidState("the invite was already consumed") }
         state = .finished
+        let securityCode = self.securityCode
+        self.securityCode = nil  // used once, below; the owner erases it
         guard case let .invite(invite) = try HandshakeMessage.decode(bytes) else {
             throw CryptoError.malformed("expected a handshake invite (type 0x01)")
         }
@@ -242,6 +260,7 @@ public final class CallResponder {
     public func erase() {
         if case let .awaitingConfirm(pending) = state { pending.party.erase() }
         state = .finished
+        securityCode = nil
     }
 }
 

@@ -17,7 +17,11 @@ public final class DeviceIdentity: Sendable {
     static let fileSize = 8 + Ed25519.seedCount
 
     /// A new random identity.
-    public convenience init(entropy: EntropySource = SystemEntropy.shared) {
+    public convenience init() {
+        self.init(entropy: SystemEntropy.shared)
+    }
+
+    package convenience init(entropy: EntropySource) {
         let seed = entropy.secret(Ed25519.seedCount)
         defer { seed.erase() }
         // A 32-byte seed always yields a key pair.

@@ -3,21 +3,24 @@ import Synchronization
 
 /// Where the crypto core gets its randomness (ephemeral scalars, call IDs, identity seeds).
 ///
-/// Production code uses `SystemEntropy`. Test vectors and the deterministic
-/// simulations of ParleyTesting use `DeterministicEntropy`, so a whole handshake
-/// can be replayed byte for byte.
-public protocol EntropySource: AnyObject, Sendable {
+/// Production code always uses `SystemEntropy`: the public API takes no entropy
+/// source, so an application cannot hand in a weak or stubbed one (a source that
+/// returned without filling would leave sodium_malloc's fixed 0xdb pattern as the
+/// "random" scalar). Inside the package, test vectors and the deterministic
+/// simulations of ParleyTesting use `DeterministicEntropy` to replay a handshake
+/// byte for byte.
+package protocol EntropySource: AnyObject, Sendable {
     /// Fills `buffer` with random bytes. Secret destinations are filled in place.
     func fill(_ buffer: UnsafeMutableRawBufferPointer)
 }
 
 /// The operating system's CSPRNG through libsodium's `randombytes_buf`.
-public final class SystemEntropy: EntropySource {
-    public static let shared = SystemEntropy()
+package final class SystemEntropy: EntropySource {
+    package static let shared = SystemEntropy()
 
-    public init() { ensureSodium() }
+    package init() { ensureSodium() }
 
-    public func fill(_ buffer: UnsafeMutableRawBufferPointer) {
+    package func fill(_ buffer: UnsafeMutableRawBufferPointer) {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
         randombytes_buf(base, buffer.count)
     }
@@ -26,16 +29,16 @@ public final class SystemEntropy: EntropySource {
 /// A reproducible stream. With S = BLAKE2b-256(seed), request n (from 0) is filled
 /// with `randombytes_buf_deterministic(size, BLAKE2b-256(S || n as 8 bytes big-endian))`.
 /// Never use it outside tests and vector generation.
-public final class DeterministicEntropy: EntropySource {
+package final class DeterministicEntropy: EntropySource {
     private let seed: [UInt8]
     private let requests = Mutex<UInt64>(0)
 
-    public init(seed: [UInt8]) {
+    package init(seed: [UInt8]) {
         ensureSodium()
         self.seed = BLAKE2b.hash(seed, outputCount: 32)
     }
 
-    public func fill(_ buffer: UnsafeMutableRawBufferPointer) {
+    package func fill(_ buffer: UnsafeMutableRawBufferPointer) {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
         let index = requests.withLock { count -> UInt64 in
             defer { count += 1 }
@@ -50,14 +53,14 @@ public final class DeterministicEntropy: EntropySource {
 
 extension EntropySource {
     /// Public random bytes (call IDs, nonces).
-    public func bytes(_ count: Int) -> [UInt8] {
+    package func bytes(_ count: Int) -> [UInt8] {
         var result = [UInt8](repeating: 0, count: count)
         result.withUnsafeMutableBytes { fill($0) }
         return result
     }
 
     /// A new secret filled in protected memory.
-    public func secret(_ count: Int) -> SecretBytes {
+    package func secret(_ count: Int) -> SecretBytes {
         SecretBytes(count: count) { fill($0) }
     }
 }

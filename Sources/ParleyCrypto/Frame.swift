@@ -52,23 +52,24 @@ private func frameNonce(_ counter: UInt64) -> (UInt32, UInt32, UInt32) {
 }
 
 /// Seals one direction's frames. Moves to the next key after
-/// `SpecConstants.rekeyAfterPackets` packets or `rekeyAfterTime`, erasing the old one.
+/// `SpecConstants.rekeyAfterPackets` packets or `rekeyAfterTime` (counted from the
+/// first packet under a key), erasing the old one. Get it from
+/// `CallKeys.frameSealer`: one per direction and call, so counters never repeat.
 /// Not thread-safe: one sender owns it.
 public final class FrameSealer {
     private var key: SecretBytes
     private var keyPhase = false
     private var nextCounter: UInt64 = 0
     private var packetsUnderKey: UInt64 = 0
-    private var keyCreated: Timestamp
+    private var keyFirstUsed: Timestamp?
     private let rekeyAfterPackets: UInt64
     private let rekeyAfterTime: Duration
 
     /// The limits default to the spec constants; tests lower them to reach a rekey quickly.
-    package init(key: SecretBytes, now: Timestamp,
+    package init(key: SecretBytes,
                  rekeyAfterPackets: UInt64 = SpecConstants.rekeyAfterPackets,
                  rekeyAfterTime: Duration = SpecConstants.rekeyAfterTime) {
         self.key = key
-        self.keyCreated = now
         self.rekeyAfterPackets = rekeyAfterPackets
         self.rekeyAfterTime = rekeyAfterTime
     }
@@ -86,8 +87,11 @@ public final class FrameSealer {
         let total = payload.count + SpecConstants.frameOverhead
         guard out.count >= total else { throw CryptoError.invalidLength(what: "frame output buffer", expected: total, actual: out.count) }
         guard nextCounter < SpecConstants.frameRejectAfterCounter else { throw CryptoError.counterExhausted }
-        if packetsUnderKey >= rekeyAfterPackets || now.since(keyCreated) >= rekeyAfterTime {
+        let firstUse = keyFirstUsed ?? now
+        if packetsUnderKey >= rekeyAfterPackets || now.since(firstUse) >= rekeyAfterTime {
             try rekey(now: now)
+        } else {
+            keyFirstUsed = firstUse
         }
         let counter = nextCounter
         FrameHeader(keyPhase: keyPhase, type: type, counter: counter).write(to: out)
@@ -124,15 +128,18 @@ public final class FrameSealer {
         key = next
         keyPhase.toggle()
         packetsUnderKey = 0
-        keyCreated = now
+        keyFirstUsed = now
         epoch += 1
     }
 
     /// Erases the current frame key.
     public func erase() { key.erase() }
+
+    public var isErased: Bool { key.isErased }
 }
 
-/// Opens the peer's frames: checks the replay window, authenticates, follows the
+/// Opens the peer's frames (get it from `CallKeys.frameOpener`: one per direction
+/// and call, so one replay window): checks the replay window, authenticates, follows the
 /// peer's rekeying (the key phase bit; one key ahead, or two when a whole key's
 /// packets were lost), keeps the previous key for
 /// `SpecConstants.previousKeyGraceTime` for late packets, then erases it.
@@ -149,6 +156,10 @@ public final class FrameOpener {
     private var previous: Epoch?
     private var previousExpires = Timestamp.zero
     private var replay = ReplayFilter(window: SpecConstants.frameReplayWindow)
+    /// The keys one and two ahead of the current one, derived once per epoch so a
+    /// flood of forged "next phase" frames costs a decryption attempt each, not a
+    /// key derivation and a protected allocation each.
+    private var lookahead: [SecretBytes] = []
 
     package init(key: SecretBytes) {
         current = Epoch(key: key, phase: false, firstCounter: 0)
@@ -213,18 +224,13 @@ public final class FrameOpener {
     /// current, the current key becomes previous, and any skipped key is erased.
     private func advance(by steps: Int, packet: UnsafeRawBufferPointer, header: FrameHeader,
                          into out: UnsafeMutableRawBufferPointer, now: Timestamp) throws {
-        var candidate = try nextFrameKey(after: current.key)
-        if steps == 2 {
-            let skipped = candidate
-            defer { skipped.erase() }
-            candidate = try nextFrameKey(after: skipped)
+        while lookahead.count < steps {
+            lookahead.append(try nextFrameKey(after: lookahead.last ?? current.key))
         }
-        do {
-            try decrypt(packet, header: header, key: candidate, into: out)
-        } catch {
-            candidate.erase()
-            throw error
-        }
+        let candidate = lookahead[steps - 1]
+        try decrypt(packet, header: header, key: candidate, into: out)
+        for skipped in lookahead.prefix(steps - 1) { skipped.erase() }
+        lookahead.removeFirst(steps)
         previous?.key.erase()
         previous = current
         previousExpires = now + SpecConstants.previousKeyGraceTime
@@ -262,5 +268,9 @@ public final class FrameOpener {
         current.key.erase()
         previous?.key.erase()
         previous = nil
+        lookahead.forEach { $0.erase() }
+        lookahead = []
     }
+
+    public var isErased: Bool { current.key.isErased && previous == nil && lookahead.isEmpty }
 }

@@ -94,13 +94,20 @@ func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
 }
 
 /// The outcome of a confirmed handshake: the traffic keys of one side of one call,
-/// the SAS and who the peer proved to be. `erase()` ends the call's secrets; the
-/// sealers and openers made from it share its keys, so erasing them is erasing these.
-public final class CallKeys: @unchecked Sendable {
+/// the SAS and who the peer proved to be.
+///
+/// Each direction has exactly one sealer and one opener, made on first use and
+/// owned here: a second sealer would restart its counter under the same key and
+/// reuse nonces, a second opener would start with an empty replay window. The
+/// sealers and openers take over the keys (their rekeying erases the old ones), and
+/// `erase()` erases everything of the call, whatever key epoch it has reached.
+///
+/// Not thread-safe: one owner (the call's state machine) uses it.
+public final class CallKeys {
     public let role: CallRole
     public let callID: [UInt8]
     public let localDeviceID: DeviceID
-    /// The device ID derived from the identity key whose signatures this side verified.
+    /// The device ID derived from the identity key whose signature this side verified.
     public let peerDeviceID: DeviceID
     public let peerIdentityKey: [UInt8]
     public let sas: ShortAuthenticationString
@@ -109,10 +116,14 @@ public final class CallKeys: @unchecked Sendable {
     package let signalReceive: SecretBytes
     package let frameSend: SecretBytes
     package let frameReceive: SecretBytes
+    private var madeBlobSealer: SealedBlobSealer?
+    private var madeBlobOpener: SealedBlobOpener?
+    private var madeFrameSealer: FrameSealer?
+    private var madeFrameOpener: FrameOpener?
 
-    init(role: CallRole, callID: [UInt8], localDeviceID: DeviceID, peerDeviceID: DeviceID, peerIdentityKey: [UInt8],
-         sas: ShortAuthenticationString, transcriptHash: [UInt8],
-         signalSend: SecretBytes, signalReceive: SecretBytes, frameSend: SecretBytes, frameReceive: SecretBytes) {
+    package init(role: CallRole, callID: [UInt8], localDeviceID: DeviceID, peerDeviceID: DeviceID, peerIdentityKey: [UInt8],
+                 sas: ShortAuthenticationString, transcriptHash: [UInt8],
+                 signalSend: SecretBytes, signalReceive: SecretBytes, frameSend: SecretBytes, frameReceive: SecretBytes) {
         self.role = role
         self.callID = callID
         self.localDeviceID = localDeviceID
@@ -126,33 +137,49 @@ public final class CallKeys: @unchecked Sendable {
         self.frameReceive = frameReceive
     }
 
-    /// Seals this side's SDP and ICE blobs.
-    public func makeBlobSealer() -> SealedBlobSealer {
-        SealedBlobSealer(key: signalSend, callID: callID, direction: role)
+    /// Seals this side's SDP and ICE blobs (the one sealer of this direction).
+    public var blobSealer: SealedBlobSealer {
+        if let made = madeBlobSealer { return made }
+        let made = SealedBlobSealer(key: signalSend, callID: callID, direction: role)
+        madeBlobSealer = made
+        return made
     }
 
-    /// Opens the peer's SDP and ICE blobs.
-    public func makeBlobOpener() -> SealedBlobOpener {
-        SealedBlobOpener(key: signalReceive, callID: callID, direction: role == .caller ? .callee : .caller)
+    /// Opens the peer's SDP and ICE blobs (the one opener, with the one replay window).
+    public var blobOpener: SealedBlobOpener {
+        if let made = madeBlobOpener { return made }
+        let made = SealedBlobOpener(key: signalReceive, callID: callID, direction: role == .caller ? .callee : .caller)
+        madeBlobOpener = made
+        return made
     }
 
-    /// Seals this side's frames. The sealer takes over the frame key: its rekeying erases it.
-    public func makeFrameSealer(now: Timestamp) -> FrameSealer {
-        FrameSealer(key: frameSend, now: now)
+    /// Seals this side's frames (the one frame sealer of this direction).
+    public var frameSealer: FrameSealer {
+        if let made = madeFrameSealer { return made }
+        let made = FrameSealer(key: frameSend)
+        madeFrameSealer = made
+        return made
     }
 
-    /// Opens the peer's frames. The opener takes over the frame key: its rekeying erases it.
-    public func makeFrameOpener() -> FrameOpener {
-        FrameOpener(key: frameReceive)
+    /// Opens the peer's frames (the one frame opener, with the one replay window).
+    public var frameOpener: FrameOpener {
+        if let made = madeFrameOpener { return made }
+        let made = FrameOpener(key: frameReceive)
+        madeFrameOpener = made
+        return made
     }
 
-    /// Erases every traffic key of the call now.
+    /// Erases every key of the call now: the four traffic keys and every key the
+    /// sealers and openers hold after rekeying, including a previous key in its grace time.
     public func erase() {
         for secret in [signalSend, signalReceive, frameSend, frameReceive] { secret.erase() }
+        madeFrameSealer?.erase()
+        madeFrameOpener?.erase()
     }
 
-    /// True once every traffic key is erased.
+    /// True once every key of the call is erased.
     public var isErased: Bool {
         signalSend.isErased && signalReceive.isErased && frameSend.isErased && frameReceive.isErased
+            && (madeFrameSealer?.isErased ?? true) && (madeFrameOpener?.isErased ?? true)
     }
 }

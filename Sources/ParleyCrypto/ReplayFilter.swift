@@ -4,20 +4,20 @@
 /// Accepting a counter marks it seen, so call `accept` only after the packet has
 /// authenticated; `wouldAccept` is a side-effect-free pre-check to skip work on
 /// obvious replays. Not thread-safe: each receiving direction owns its filter.
-public struct ReplayFilter: Sendable {
+package struct ReplayFilter: Sendable {
     private static let blockBitLog = 6
     private static let blockBits: UInt64 = 1 << 6
 
     /// Counters this far behind the highest one seen are still accepted once.
-    public let windowSize: UInt64
+    package let windowSize: UInt64
     private var highest: UInt64 = 0
     private var ring: [UInt64]
     private let ringMask: UInt64
 
-    /// A filter whose window is `window` counters (rounded up to whole 64-bit
+    /// A filter whose window is `window` counters, 1 to 2^20 (rounded up to whole 64-bit
     /// blocks; the ring holds one extra block, as in RFC 6479).
-    public init(window: Int = SpecConstants.frameReplayWindow) {
-        precondition(window > 0)
+    package init(window: Int = SpecConstants.frameReplayWindow) {
+        precondition(window > 0 && window <= 1 << 20, "replay window must be 1...1048576 counters")
         var blocks = 1
         while blocks - 1 < (window + 63) / 64 { blocks <<= 1 }
         ring = [UInt64](repeating: 0, count: blocks)
@@ -26,7 +26,7 @@ public struct ReplayFilter: Sendable {
     }
 
     /// True if `accept(counter, limit)` would return true now.
-    public func wouldAccept(_ counter: UInt64, limit: UInt64) -> Bool {
+    package func wouldAccept(_ counter: UInt64, limit: UInt64) -> Bool {
         guard counter < limit else { return false }
         if counter > highest { return true }
         guard highest - counter <= windowSize else { return false }
@@ -36,7 +36,7 @@ public struct ReplayFilter: Sendable {
 
     /// Marks `counter` seen; returns false for a replay, a counter behind the
     /// window, or one at or past `limit`.
-    public mutating func accept(_ counter: UInt64, limit: UInt64) -> Bool {
+    package mutating func accept(_ counter: UInt64, limit: UInt64) -> Bool {
         guard counter < limit else { return false }
         let blockIndex = counter >> UInt64(ReplayFilter.blockBitLog)
         if counter > highest {

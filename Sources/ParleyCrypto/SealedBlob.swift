@@ -38,7 +38,8 @@ public struct SealedBlob: Equatable, Sendable {
     }
 }
 
-/// Seals one direction's blobs with consecutive sequence numbers from 0.
+/// Seals one direction's blobs with consecutive sequence numbers from 0. Get it from
+/// `CallKeys.blobSealer`: there is one per direction and call.
 public final class SealedBlobSealer {
     private let key: SecretBytes
     private let callID: [UInt8]
@@ -79,6 +80,7 @@ public final class SealedBlobSealer {
 
 /// Opens the peer's blobs: authenticates, rejects replays and anything further
 /// than `SpecConstants.blobReplayWindow` behind the newest, strips the padding.
+/// Get it from `CallKeys.blobOpener`: one per direction and call, so one replay window.
 public final class SealedBlobOpener {
     private let key: SecretBytes
     private let callID: [UInt8]
@@ -110,9 +112,10 @@ public final class SealedBlobOpener {
         defer { sodium_memzero(&plaintext, plaintext.count) }
         var inner = ByteReader(plaintext)
         let kind = try inner.readByte("blob kind")
-        let length = Int(try inner.readUInt32("blob length"))
-        guard length <= inner.remaining else { throw CryptoError.malformed("blob length \(length) exceeds its padding bucket") }
-        let content = try inner.readBytes(length, "blob content")
+        let length = try inner.readUInt32("blob length")
+        // Compared as UInt32 first: on a 32-bit platform Int(length) could trap.
+        guard length <= UInt32(inner.remaining) else { throw CryptoError.malformed("blob length \(length) exceeds its padding bucket") }
+        let content = try inner.readBytes(Int(length), "blob content")
         guard replay.accept(sequence, limit: SpecConstants.blobRejectAfterMessages) else { throw CryptoError.replayed }
         return SealedBlob(kind: kind, content: content, sequence: sequence)
     }

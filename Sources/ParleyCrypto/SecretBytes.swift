@@ -53,7 +53,9 @@ public final class SecretBytes: @unchecked Sendable {
 
     private init(uninitializedCount count: Int) {
         ensureSodium()
-        precondition(count > 0, "a secret must have at least one byte")
+        precondition(count >= 0, "a secret cannot have a negative length")
+        // sodium_malloc(0) returns a valid guarded region; empty secrets are allowed so
+        // that a wrong-length import fails later with invalidLength, not a trap.
         guard let memory = sodium_malloc(count) else {
             // sodium_malloc fails only when the process is out of memory or mappings.
             fatalError("sodium_malloc(\(count)) failed: out of memory")

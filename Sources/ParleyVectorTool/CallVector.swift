@@ -199,8 +199,8 @@ struct CallVector {
     /// and checks the wire bytes against an AEAD call built from the spec's layout.
     private func sealBlob(callerKeys: CallKeys, calleeKeys: CallKeys, key: [UInt8], callID: [UInt8]) throws -> JSON {
         let content = SpecFormulas.utf8(CallVector.blobContent)
-        let sealer = callerKeys.makeBlobSealer()
-        let opener = calleeKeys.makeBlobOpener()
+        let sealer = callerKeys.blobSealer
+        let opener = calleeKeys.blobOpener
         let wire = try sealer.seal(kind: CallVector.blobKind, content: content)
         let opened = try opener.open(wire)
         check(opened.kind == CallVector.blobKind && opened.content == content && opened.sequence == 0, "blob round trip")
@@ -242,8 +242,8 @@ struct CallVector {
                                      count: KeySchedule.keyCount), erasing: true)
             })
         }
-        let sealer = callerKeys.makeFrameSealer(now: .zero)
-        let opener = calleeKeys.makeFrameOpener()
+        let sealer = callerKeys.frameSealer
+        let opener = calleeKeys.frameOpener
         defer {
             sealer.erase()
             opener.erase()

@@ -41,13 +41,13 @@ enum Demo {
             print("  SAS  alice: \(aliceKeys.sas)   bob: \(bobKeys.sas)   \(aliceKeys.sas == bobKeys.sas ? "match" : "DIFFER")")
 
             let offer = Array("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=parley\r\nt=0 0\r\nm=audio 9 UDP 111\r\n".utf8)
-            let blob = try aliceKeys.makeBlobSealer().seal(kind: 1, content: offer)
-            let opened = try bobKeys.makeBlobOpener().open(blob)
+            let blob = try aliceKeys.blobSealer.seal(kind: 1, content: offer)
+            let opened = try bobKeys.blobOpener.open(blob)
             print("  sealed SDP offer: \(offer.count) B of SDP -> \(blob.count) B on the wire (padded), opened by bob: \(opened.content == offer)")
 
             let start = Timestamp.zero
-            let aliceFrames = aliceKeys.makeFrameSealer(now: start), bobFrames = bobKeys.makeFrameOpener()
-            let bobReplies = bobKeys.makeFrameSealer(now: start), aliceInbox = aliceKeys.makeFrameOpener()
+            let aliceFrames = aliceKeys.frameSealer, bobFrames = bobKeys.frameOpener
+            let bobReplies = bobKeys.frameSealer, aliceInbox = aliceKeys.frameOpener
             defer { aliceFrames.erase(); bobFrames.erase(); bobReplies.erase(); aliceInbox.erase() }
             var delivered = (toBob: 0, toAlice: 0, bytes: 0)
             for index in 0..<250 {

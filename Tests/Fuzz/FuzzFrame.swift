@@ -51,11 +51,11 @@ public func fuzzFrame(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 }
 
 private func makeOpener() -> FrameOpener {
-    HonestCall.duplicate(HonestCall.shared.callerKeys).makeFrameOpener()
+    HonestCall.duplicate(HonestCall.shared.callerKeys).frameOpener
 }
 
 private func makeSealer(now: Timestamp) -> FrameSealer {
-    HonestCall.duplicate(HonestCall.shared.calleeKeys).makeFrameSealer(now: now)
+    HonestCall.duplicate(HonestCall.shared.calleeKeys).frameSealer
 }
 
 private func fuzzRaw(_ input: inout FuzzInput) {

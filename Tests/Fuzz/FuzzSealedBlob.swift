@@ -35,7 +35,7 @@ public func fuzzSealedBlob(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
 private func fuzzRaw(_ input: inout FuzzInput) {
     let wire = input.rest()
-    let opened = outcome("open(raw)") { try HonestCall.shared.callerKeys.makeBlobOpener().open(wire) }
+    let opened = outcome("open(raw)") { try HonestCall.duplicate(HonestCall.shared.callerKeys).blobOpener.open(wire) }
     if case let .success(blob) = opened {
         fuzzCheck(wire.count <= SealedBlob.maxWireCount && wire[0] == SpecConstants.protocolVersion,
                   "opened a blob of \(wire.count) bytes with version \(wire[0])")
@@ -47,13 +47,13 @@ private func fuzzTamper(_ input: inout FuzzInput) {
     let kind = input.byte()
     let tamper = Tamper(&input)
     let content = input.rest()
-    let sealed = outcome("seal") { try HonestCall.shared.calleeKeys.makeBlobSealer().seal(kind: kind, content: content) }
+    let sealed = outcome("seal") { try HonestCall.duplicate(HonestCall.shared.calleeKeys).blobSealer.seal(kind: kind, content: content) }
     guard case let .success(wire) = sealed else {
         fuzzCheck(content.count > SpecConstants.blobMaxContent, "sealing \(content.count) bytes failed: \(sealed)")
         return
     }
     let edited = tamper.apply(to: wire)
-    let opened = outcome("open(tampered)") { try HonestCall.shared.callerKeys.makeBlobOpener().open(edited) }
+    let opened = outcome("open(tampered)") { try HonestCall.duplicate(HonestCall.shared.callerKeys).blobOpener.open(edited) }
     if edited == wire {
         guard case let .success(blob) = opened else { fuzzBug("an untouched blob did not open: \(opened)") }
         fuzzCheck(blob == SealedBlob(kind: kind, content: content, sequence: 0), "the blob opened to other contents")
@@ -69,7 +69,7 @@ private func fuzzPlaintext(_ input: inout FuzzInput) {
     let bucket = SpecConstants.blobBuckets.first { $0 >= body.count }!
     let padded = body + [UInt8](repeating: 0, count: bucket - body.count)
     let wire = sealBlob(padded: padded, sequence: sequence)
-    let opened = outcome("open(plaintext)") { try HonestCall.shared.callerKeys.makeBlobOpener().open(wire) }
+    let opened = outcome("open(plaintext)") { try HonestCall.duplicate(HonestCall.shared.callerKeys).blobOpener.open(wire) }
 
     let length = padded[1..<SpecConstants.blobFramingCount].reduce(0) { $0 << 8 | Int($1) }
     if sequence >= SpecConstants.blobRejectAfterMessages {
@@ -88,7 +88,7 @@ private func fuzzPlaintext(_ input: inout FuzzInput) {
 /// Sequences 0...127 from one real sealer, made once (sealing them per input would
 /// dominate the run time). Twice the replay window, so deliveries can fall behind it.
 private let replayBlobs: [[UInt8]] = {
-    let sealer = HonestCall.shared.calleeKeys.makeBlobSealer()
+    let sealer = HonestCall.duplicate(HonestCall.shared.calleeKeys).blobSealer
     // Cannot fail: 128 empty blobs are far below every sealer limit.
     return (0..<2 * SpecConstants.blobReplayWindow).map { _ in try! sealer.seal(kind: 1, content: []) }
 }()
@@ -96,7 +96,7 @@ private let replayBlobs: [[UInt8]] = {
 private func fuzzReplay(_ input: inout FuzzInput) {
     let count = 1 + Int(input.byte()) % replayBlobs.count
     let blobs = replayBlobs
-    let opener = HonestCall.shared.callerKeys.makeBlobOpener()
+    let opener = HonestCall.duplicate(HonestCall.shared.callerKeys).blobOpener
     var opened = Set<UInt64>()
     for byte in input.rest().prefix(256) {
         let sequence = UInt64(Int(byte) % count)
@@ -140,8 +140,8 @@ private func plaintext(kind: UInt8, content: [UInt8]) -> [UInt8] {
 func fuzzStartUp() {
     _ = replayBlobs
     let content = Array("candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host".utf8)
-    // Cannot fail: a fresh sealer and a small content.
-    let honest = try! HonestCall.shared.calleeKeys.makeBlobSealer().seal(kind: 2, content: content)
+    // Cannot fail: a fresh copy of the keys (so its one sealer starts at sequence 0) and a small content.
+    let honest = try! HonestCall.duplicate(HonestCall.shared.calleeKeys).blobSealer.seal(kind: 2, content: content)
     fuzzCheck(sealBlob(padded: plaintext(kind: 2, content: content), sequence: 0) == honest,
               "the harness seals blobs differently from SealedBlobSealer; fix sealBlob")
 }
@@ -149,7 +149,7 @@ func fuzzStartUp() {
 func fuzzSeeds() -> [[UInt8]] {
     let content = Array("v=0\r\no=- 0 0 IN IP4 192.0.2.1\r\ns=-\r\n".utf8)
     // Cannot fail: a fresh sealer and a small content.
-    let honest = try! HonestCall.shared.calleeKeys.makeBlobSealer().seal(kind: 1, content: content)
+    let honest = try! HonestCall.duplicate(HonestCall.shared.calleeKeys).blobSealer.seal(kind: 1, content: content)
     var sequence: [UInt8] = []
     sequence.appendUInt64(3)
     return [

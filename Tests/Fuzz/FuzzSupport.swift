@@ -154,7 +154,9 @@ struct Tamper {
 /// (and every rerun of a crash file) sees the same identities, messages and keys.
 /// Nothing here is ever erased: inputs that need keys a sealer or opener will erase
 /// work on copies (`duplicate`).
-struct HonestCall: Sendable {
+// @unchecked: CallKeys is single-owner and not Sendable; libFuzzer runs every input on one
+// thread and the harness only reads these keys (it copies them per input).
+struct HonestCall: @unchecked Sendable {
     static let shared = HonestCall()
 
     static let callerEphemeralSeed = Array("parley fuzz caller ephemeral".utf8)

@@ -21,8 +21,8 @@ final class FrameTests: SecretsTestCase {
     }
 
     func testFrameRoundTripsWithTwentyFourBytesOfOverhead() throws {
-        let sealer = call.callerKeys.makeFrameSealer(now: t0)
-        let opener = call.calleeKeys.makeFrameOpener()
+        let sealer = call.callerKeys.frameSealer
+        let opener = call.calleeKeys.frameOpener
         let payload = (0..<1200).map { UInt8(truncatingIfNeeded: $0) }
         let packet = try sealer.seal(type: 1, payload: payload, now: t0)
         XCTAssertEqual(packet.count, payload.count + 24)
@@ -36,7 +36,7 @@ final class FrameTests: SecretsTestCase {
     func testFrameMatchesTheSpecifiedNonceAndAssociatedData() throws {
         // An independent open with the generic AEAD: nonce = 4 zero bytes || counter
         // (8 bytes big-endian), AD = the 8 header bytes.
-        let sealer = call.callerKeys.makeFrameSealer(now: t0)
+        let sealer = call.callerKeys.frameSealer
         for _ in 0..<300 { _ = try sealer.seal(type: 2, payload: [0], now: t0) }
         let packet = try sealer.seal(type: 2, payload: Array("hello".utf8), now: t0)
         XCTAssertEqual(Array(packet.prefix(8)), [0x42, 0, 0, 0, 0, 0, 0x01, 0x2c])  // version 01, phase 0, type 2, counter 300
@@ -47,8 +47,8 @@ final class FrameTests: SecretsTestCase {
     }
 
     func testReplayedFrameIsRejectedAndReorderInsideTheWindowAccepted() throws {
-        let sealer = call.callerKeys.makeFrameSealer(now: t0)
-        let opener = call.calleeKeys.makeFrameOpener()
+        let sealer = call.callerKeys.frameSealer
+        let opener = call.calleeKeys.frameOpener
         let packets = try (0..<10).map { try sealer.seal(type: 1, payload: [UInt8($0)], now: t0) }
         for index in [3, 0, 9, 1, 2, 8, 4, 5, 7, 6] {
             XCTAssertEqual(try opener.open(packets[index], now: t0).payload, [UInt8(index)])
@@ -57,8 +57,8 @@ final class FrameTests: SecretsTestCase {
     }
 
     func testFrameOlderThanTheWindowIsRejected() throws {
-        let sealer = call.callerKeys.makeFrameSealer(now: t0)
-        let opener = call.calleeKeys.makeFrameOpener()
+        let sealer = call.callerKeys.frameSealer
+        let opener = call.calleeKeys.frameOpener
         let old = try sealer.seal(type: 1, payload: [1], now: t0)
         var newest: [UInt8] = []
         for _ in 0...SpecConstants.frameReplayWindow { newest = try sealer.seal(type: 1, payload: [2], now: t0) }
@@ -67,8 +67,8 @@ final class FrameTests: SecretsTestCase {
     }
 
     func testTamperedTruncatedAndForgedFramesAreRejected() throws {
-        let sealer = call.callerKeys.makeFrameSealer(now: t0)
-        let opener = call.calleeKeys.makeFrameOpener()
+        let sealer = call.callerKeys.frameSealer
+        let opener = call.calleeKeys.frameOpener
         let packet = try sealer.seal(type: 3, payload: Array("message".utf8), now: t0)
         for position in 0..<packet.count {
             var flipped = packet
@@ -83,23 +83,23 @@ final class FrameTests: SecretsTestCase {
     }
 
     func testFrameFromTheOtherDirectionOrAnotherCallIsRejected() throws {
-        let packet = try call.callerKeys.makeFrameSealer(now: t0).seal(type: 1, payload: [9], now: t0)
-        XCTAssertThrowsCryptoError(.authenticationFailed, try call.callerKeys.makeFrameOpener().open(packet, now: t0))
+        let packet = try call.callerKeys.frameSealer.seal(type: 1, payload: [9], now: t0)
+        XCTAssertThrowsCryptoError(.authenticationFailed, try call.callerKeys.frameOpener.open(packet, now: t0))
         let other = try fixture.handshake(callerCode: "77", calleeCode: "77")
         defer { other.erase() }
-        XCTAssertThrowsCryptoError(.authenticationFailed, try other.calleeKeys.makeFrameOpener().open(packet, now: t0))
+        XCTAssertThrowsCryptoError(.authenticationFailed, try other.calleeKeys.frameOpener.open(packet, now: t0))
     }
 
     func testInvalidInputsAreRefusedBySealer() throws {
-        let sealer = call.callerKeys.makeFrameSealer(now: t0)
+        let sealer = call.callerKeys.frameSealer
         XCTAssertThrowsError(try sealer.seal(type: 32, payload: [], now: t0))
         XCTAssertThrowsCryptoError(.tooLarge(limit: SpecConstants.frameMaxPayload, actual: SpecConstants.frameMaxPayload + 1),
                                    try sealer.seal(type: 1, payload: [UInt8](repeating: 0, count: SpecConstants.frameMaxPayload + 1), now: t0))
     }
 
     func testRekeyAfterTimeFlipsThePhaseAndTheReceiverFollows() throws {
-        let sealer = call.callerKeys.makeFrameSealer(now: t0)
-        let opener = call.calleeKeys.makeFrameOpener()
+        let sealer = call.callerKeys.frameSealer
+        let opener = call.calleeKeys.frameOpener
         let before = try sealer.seal(type: 1, payload: [1], now: t0)
         let later = t0 + SpecConstants.rekeyAfterTime
         let after = try sealer.seal(type: 1, payload: [2], now: later)
@@ -112,8 +112,8 @@ final class FrameTests: SecretsTestCase {
     }
 
     func testPreviousKeyIsErasedAfterTheGraceTime() throws {
-        let sealer = call.callerKeys.makeFrameSealer(now: t0)
-        let opener = call.calleeKeys.makeFrameOpener()
+        let sealer = call.callerKeys.frameSealer
+        let opener = call.calleeKeys.frameOpener
         let old = try sealer.seal(type: 1, payload: [1], now: t0)
         let later = t0 + SpecConstants.rekeyAfterTime
         _ = try opener.open(sealer.seal(type: 1, payload: [2], now: later), now: later)
@@ -125,8 +125,8 @@ final class FrameTests: SecretsTestCase {
     }
 
     func testRekeyAfterPacketCountAndManyEpochs() throws {
-        let sealer = FrameSealer(key: call.callerKeys.frameSend, now: t0, rekeyAfterPackets: 3)
-        let opener = call.calleeKeys.makeFrameOpener()
+        let sealer = FrameSealer(key: call.callerKeys.frameSend, rekeyAfterPackets: 3)
+        let opener = call.calleeKeys.frameOpener
         var phases: [Bool] = []
         for index in 0..<20 {
             let packet = try sealer.seal(type: 1, payload: [UInt8(index)], now: t0)
@@ -142,8 +142,8 @@ final class FrameTests: SecretsTestCase {
     }
 
     func testReorderAcrossARekeyStillOpens() throws {
-        let sealer = FrameSealer(key: call.callerKeys.frameSend, now: t0, rekeyAfterPackets: 4)
-        let opener = call.calleeKeys.makeFrameOpener()
+        let sealer = FrameSealer(key: call.callerKeys.frameSend, rekeyAfterPackets: 4)
+        let opener = call.calleeKeys.frameOpener
         let packets = try (0..<8).map { try sealer.seal(type: 1, payload: [UInt8($0)], now: t0) }
         for index in [0, 1, 5, 2, 4, 3, 7, 6] {  // 5 arrives before 2, 3 (old key) after 4 (new key)
             XCTAssertEqual(try opener.open(packets[index], now: t0).payload, [UInt8(index)], "packet \(index)")
@@ -153,8 +153,8 @@ final class FrameTests: SecretsTestCase {
     func testReceiverRecoversWhenEveryPacketOfOneKeyIsLost() throws {
         // An idle sender rekeys on its next send; if that key's only packets are lost,
         // the following key has the receiver's current phase again.
-        let sealer = FrameSealer(key: call.callerKeys.frameSend, now: t0, rekeyAfterPackets: 2)
-        let opener = call.calleeKeys.makeFrameOpener()
+        let sealer = FrameSealer(key: call.callerKeys.frameSend, rekeyAfterPackets: 2)
+        let opener = call.calleeKeys.frameOpener
         let packets = try (0..<6).map { try sealer.seal(type: 1, payload: [UInt8($0)], now: t0) }
         XCTAssertEqual(try opener.open(packets[0], now: t0).payload, [0])
         // packets 2 and 3 (the next key) are lost; packet 4 is two keys ahead.
@@ -165,8 +165,8 @@ final class FrameTests: SecretsTestCase {
     }
 
     func testForgedNextPhaseFrameDoesNotDisturbTheCurrentKey() throws {
-        let sealer = call.callerKeys.makeFrameSealer(now: t0)
-        let opener = call.calleeKeys.makeFrameOpener()
+        let sealer = call.callerKeys.frameSealer
+        let opener = call.calleeKeys.frameOpener
         var forged = try sealer.seal(type: 1, payload: [1], now: t0)
         forged[0] |= 0x20  // claim the next key phase
         forged[7] = 0x50
@@ -179,9 +179,30 @@ final class FrameTests: SecretsTestCase {
         XCTAssertEqual(try opener.open(sealer.seal(type: 1, payload: [2], now: t0), now: t0).payload, [2])
     }
 
+    func testForgedFrameFloodMakesNoKeyMaterialAfterTheFirst() throws {
+        // Look-ahead keys are derived once per epoch: forged frames cost a decryption
+        // attempt each, never a key derivation or a protected allocation each.
+        let sealer = call.callerKeys.frameSealer
+        let opener = call.calleeKeys.frameOpener
+        _ = try opener.open(sealer.seal(type: 1, payload: [0], now: t0), now: t0)
+        var forged = try sealer.seal(type: 1, payload: [1], now: t0)
+        forged[forged.count - 1] ^= 1
+        XCTAssertThrowsError(try opener.open(forged, now: t0))  // derives the look-ahead keys
+        let afterFirst = SecretBytes.liveCount
+        for index in 0..<200 {
+            var packet = forged
+            packet[0] ^= UInt8(index % 2) << 5  // both phases
+            packet[7] = UInt8(truncatingIfNeeded: 2 + index)
+            XCTAssertThrowsError(try opener.open(packet, now: t0))
+        }
+        XCTAssertEqual(SecretBytes.liveCount, afterFirst)
+        XCTAssertEqual(opener.epoch, 0)
+        XCTAssertEqual(try opener.open(sealer.seal(type: 1, payload: [3], now: t0), now: t0).payload, [3])
+    }
+
     func testErasedFrameKeysFailClosed() throws {
-        let sealer = call.callerKeys.makeFrameSealer(now: t0)
-        let opener = call.calleeKeys.makeFrameOpener()
+        let sealer = call.callerKeys.frameSealer
+        let opener = call.calleeKeys.frameOpener
         let packet = try sealer.seal(type: 1, payload: [1], now: t0)
         sealer.erase()
         opener.erase()

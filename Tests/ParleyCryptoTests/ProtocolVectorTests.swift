@@ -59,11 +59,11 @@ final class ProtocolVectorTests: SecretsTestCase {
 
                 // Sealing is deterministic (counter nonces): the caller's sealers reproduce the recorded wire bytes.
                 let blob = try vector.object("sealed_blob")
-                let blobSealer = call.callerKeys.makeBlobSealer()
+                let blobSealer = call.callerKeys.blobSealer
                 assertBytes(try blobSealer.seal(kind: UInt8(try blob.integer("kind")), content: try blob.hex("content")),
                                try blob.hex("wire"), vector.name)
 
-                let frameSealer = call.callerKeys.makeFrameSealer(now: .zero)
+                let frameSealer = call.callerKeys.frameSealer
                 defer { frameSealer.erase() }
                 for frame in try vector.frames() {
                     let sealed = try frameSealer.seal(type: UInt8(try frame.integer("type")), payload: try frame.hex("payload"),
@@ -79,14 +79,14 @@ final class ProtocolVectorTests: SecretsTestCase {
         for vector in try ProtocolVector.all() {
             try withReplayedCall(vector) { call in
                 let blob = try vector.object("sealed_blob")
-                let blobOpener = call.calleeKeys.makeBlobOpener()
+                let blobOpener = call.calleeKeys.blobOpener
                 let opened = try blobOpener.open(try blob.hex("wire"))
                 XCTAssertEqual(opened.kind, UInt8(try blob.integer("kind")), vector.name)
                 XCTAssertEqual(opened.sequence, UInt64(try blob.integer("sequence")), vector.name)
                 XCTAssertEqual(String(decoding: opened.content, as: UTF8.self), try blob.text("content_text"), vector.name)
                 XCTAssertThrowsError(try blobOpener.open(try blob.hex("wire"))) { XCTAssertEqual($0 as? CryptoError, .replayed) }
 
-                let frameOpener = call.calleeKeys.makeFrameOpener()
+                let frameOpener = call.calleeKeys.frameOpener
                 defer { frameOpener.erase() }
                 for frame in try vector.frames() {
                     let now = Timestamp(nanoseconds: UInt64(try frame.integer("now_ns")))

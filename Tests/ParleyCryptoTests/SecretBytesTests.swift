@@ -29,6 +29,15 @@ final class SecretBytesTests: SecretsTestCase {
         XCTAssertTrue(secret.isErased)
     }
 
+    func testEmptyKeyMaterialIsAnErrorNotATrap() {
+        let empty = SecretBytes(copying: [UInt8]())
+        defer { empty.erase() }
+        XCTAssertEqual(empty.count, 0)
+        XCTAssertThrowsCryptoError(.invalidLength(what: "Ed25519 seed", expected: 32, actual: 0), try DeviceIdentity(seed: empty))
+        XCTAssertThrowsCryptoError(.invalidLength(what: "ChaCha20-Poly1305 key", expected: 32, actual: 0),
+                                   try ChaCha20Poly1305.seal([1], key: empty, nonce: [UInt8](repeating: 0, count: 12), associatedData: []))
+    }
+
     func testComparisonIsByValueAndFalseForErasedOrDifferentLengths() {
         let a = SecretBytes(copying: [1, 2, 3]), b = SecretBytes(copying: [1, 2, 3]), c = SecretBytes(copying: [1, 2, 4])
         let d = SecretBytes(copying: [1, 2])
@@ -82,24 +91,69 @@ final class CallErasureTests: SecretsTestCase {
         let before = SecretBytes.liveCount
         let call = try fixture.handshake(callerCode: "2468", calleeCode: "2468")
         let now = Timestamp(nanoseconds: 0)
-        let blobSealer = call.callerKeys.makeBlobSealer(), blobOpener = call.calleeKeys.makeBlobOpener()
-        let frameSealer = call.callerKeys.makeFrameSealer(now: now), frameOpener = call.calleeKeys.makeFrameOpener()
+        let blobSealer = call.callerKeys.blobSealer, blobOpener = call.calleeKeys.blobOpener
+        let frameSealer = call.callerKeys.frameSealer, frameOpener = call.calleeKeys.frameOpener
         let blob = try blobSealer.seal(kind: 1, content: Array("v=0".utf8))
         _ = try blobOpener.open(blob)
+        _ = try frameOpener.open(try frameSealer.seal(type: 1, payload: [0], now: now), now: now)
         let later = now + SpecConstants.rekeyAfterTime
-        let frame = try frameSealer.seal(type: 1, payload: [1], now: later)  // forces a rekey: new keys exist
+        let frame = try frameSealer.seal(type: 1, payload: [1], now: later)  // a rekey: keys CallKeys did not create
         _ = try frameOpener.open(frame, now: later)
+        XCTAssertEqual(frameSealer.epoch, 1)
         XCTAssertGreaterThan(SecretBytes.liveCount, before)
 
-        // Hang up: the owner erases what it holds.
+        // Hang up: erasing the call's keys erases every epoch's keys, previous key included.
         call.erase()
-        frameSealer.erase()
-        frameOpener.erase()
         XCTAssertEqual(SecretBytes.liveCount, before, "every secret of the call is gone")
         XCTAssertTrue(call.callerKeys.isErased && call.calleeKeys.isErased)
-        XCTAssertThrowsCryptoError(.secretErased, try call.calleeKeys.makeBlobOpener().open(blob))
+        XCTAssertTrue(frameSealer.isErased && frameOpener.isErased)
+        XCTAssertThrowsCryptoError(.secretErased, try call.calleeKeys.blobOpener.open(blob))
+        XCTAssertThrowsCryptoError(.secretErased, try frameSealer.seal(type: 1, payload: [2], now: later))
         XCTAssertThrowsCryptoError(.secretErased, try frameOpener.open(frame, now: later))
         XCTAssertThrowsCryptoError(.secretErased, try blobSealer.seal(kind: 1, content: []))
+    }
+
+    func testEachDirectionHasOneSealerSoNoncesNeverRepeat() throws {
+        // A second sealer restarting at counter 0 under the same key would reuse
+        // (key, nonce): XOR of two blobs would reveal the SDP. There is only one.
+        let fixture = CallFixture()
+        let call = try fixture.handshake(callerCode: nil, calleeCode: nil)
+        defer { call.erase() }
+        XCTAssertTrue(call.callerKeys.blobSealer === call.callerKeys.blobSealer)
+        XCTAssertTrue(call.callerKeys.frameSealer === call.callerKeys.frameSealer)
+        let first = try call.callerKeys.blobSealer.seal(kind: 4, content: [])
+        let second = try call.callerKeys.blobSealer.seal(kind: 1, content: Array("a=ice-pwd:secret".utf8))
+        XCTAssertNotEqual(Array(first.prefix(SpecConstants.blobHeaderCount)), Array(second.prefix(SpecConstants.blobHeaderCount)),
+                          "the sequence number moved on")
+        let frameA = try call.callerKeys.frameSealer.seal(type: 1, payload: [1], now: .zero)
+        let frameB = try call.callerKeys.frameSealer.seal(type: 1, payload: [1], now: .zero)
+        XCTAssertNotEqual(Array(frameA.prefix(8)), Array(frameB.prefix(8)))
+    }
+
+    func testEachDirectionHasOneOpenerSoReplaysAreCaughtWhereverTheyArrive() throws {
+        let fixture = CallFixture()
+        let call = try fixture.handshake(callerCode: nil, calleeCode: nil)
+        defer { call.erase() }
+        let blob = try call.callerKeys.blobSealer.seal(kind: 1, content: [1])
+        _ = try call.calleeKeys.blobOpener.open(blob)
+        XCTAssertThrowsCryptoError(.replayed, try call.calleeKeys.blobOpener.open(blob))
+        let frame = try call.callerKeys.frameSealer.seal(type: 1, payload: [1], now: .zero)
+        _ = try call.calleeKeys.frameOpener.open(frame, now: .zero)
+        XCTAssertThrowsCryptoError(.replayed, try call.calleeKeys.frameOpener.open(frame, now: .zero))
+    }
+
+    func testResponderDoesNotKeepTheSecurityCodeAlive() throws {
+        let fixture = CallFixture()
+        let before = SecretBytes.liveCount
+        var code = try SecurityCode.parse("13579")
+        let initiator = try CallInitiator(identity: fixture.caller, calleeID: fixture.callee.deviceID, securityCode: code)
+        let responder = CallResponder(identity: fixture.callee, callerID: fixture.caller.deviceID, securityCode: code)
+        defer { initiator.erase(); responder.erase() }
+        _ = try responder.consumeInvite(initiator.inviteMessage)
+        XCTAssertEqual(SecretBytes.liveCount, before + 3, "the code and the two CPace scalars")
+        code = nil  // the application lets go of its code: nothing else holds it
+        XCTAssertNil(code)
+        XCTAssertEqual(SecretBytes.liveCount, before + 2, "only the two scalars are left: the responder let go of the code")
     }
 
     func testDroppingTheOwnerFreesTheSecretsToo() throws {
@@ -107,7 +161,7 @@ final class CallErasureTests: SecretsTestCase {
         let before = SecretBytes.liveCount
         do {
             let call = try fixture.handshake(callerCode: nil, calleeCode: nil)
-            let sealer = call.callerKeys.makeFrameSealer(now: .zero)
+            let sealer = call.callerKeys.frameSealer
             _ = try sealer.seal(type: 1, payload: [1], now: .zero + .seconds(500))
             XCTAssertGreaterThan(SecretBytes.liveCount, before)
         }

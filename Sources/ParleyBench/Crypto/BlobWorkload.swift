@@ -26,8 +26,8 @@ final class BlobWorkload: Workload {
     init(_ step: Step, call: (caller: CallKeys, callee: CallKeys)) {
         name = "sealed blob \(step.rawValue) 1 KiB"
         self.step = step
-        sealer = call.caller.makeBlobSealer()
-        opener = call.callee.makeBlobOpener()
+        sealer = call.caller.blobSealer
+        opener = call.callee.blobOpener
         wires = [[UInt8]](repeating: [], count: batchSize)
     }
 

@@ -12,7 +12,7 @@ final class FrameSealWorkload: Workload {
 
     /// - Parameter keys: one side of a completed handshake; its sending frame key is used.
     init(keys: CallKeys, payload: AlignedBuffer) {
-        sealer = keys.makeFrameSealer(now: FrameBench.now)
+        sealer = keys.frameSealer
         self.payload = payload
     }
 
@@ -50,8 +50,8 @@ final class FrameOpenWorkload: Workload {
 
     /// - Parameter call: both sides of a completed handshake: the caller seals, the callee opens.
     init(call: (caller: CallKeys, callee: CallKeys), payload: AlignedBuffer) {
-        sealer = call.caller.makeFrameSealer(now: FrameBench.now)
-        opener = call.callee.makeFrameOpener()
+        sealer = call.caller.frameSealer
+        opener = call.callee.frameOpener
         self.payload = payload
     }
 
