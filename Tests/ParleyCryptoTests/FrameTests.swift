@@ -1,24 +1,9 @@
 @testable import ParleyCrypto
 import XCTest
 
-final class FrameTests: SecretsTestCase {
-    private var fixture: CallFixture!
-    private var call: CallFixture.Outcome!
+final class FrameTests: CallTestCase {
     private let t0 = Timestamp(nanoseconds: 1_000_000_000)
-
-    override func setUp() {
-        super.setUp()
-        fixture = CallFixture()
-        // An honest handshake cannot fail.
-        call = try! fixture.handshake(callerCode: "77", calleeCode: "77")
-    }
-
-    override func tearDown() {
-        call.erase()
-        call = nil
-        fixture = nil
-        super.tearDown()
-    }
+    override var securityCode: String? { "77" }
 
     func testFrameRoundTripsWithTwentyFourBytesOfOverhead() throws {
         let sealer = call.callerKeys.frameSealer

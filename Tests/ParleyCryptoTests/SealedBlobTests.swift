@@ -1,23 +1,7 @@
 @testable import ParleyCrypto
 import XCTest
 
-final class SealedBlobTests: SecretsTestCase {
-    private var fixture: CallFixture!
-    private var call: CallFixture.Outcome!
-
-    override func setUp() {
-        super.setUp()
-        fixture = CallFixture()
-        // An honest handshake cannot fail.
-        call = try! fixture.handshake(callerCode: nil, calleeCode: nil)
-    }
-
-    override func tearDown() {
-        call.erase()
-        call = nil
-        fixture = nil
-        super.tearDown()
-    }
+final class SealedBlobTests: CallTestCase {
 
     func testBlobRoundTripsAndPadsToBuckets() throws {
         let sealer = call.callerKeys.blobSealer

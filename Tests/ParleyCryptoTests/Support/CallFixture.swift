@@ -58,3 +58,26 @@ func XCTAssertThrowsCryptoError<T>(_ expected: CryptoError, _ body: @autoclosure
         XCTAssertEqual(error as? CryptoError, expected, message, file: file, line: line)
     }
 }
+
+/// A test case that starts each test with one honest call between two fresh devices
+/// (with `securityCode` on both sides) and erases it afterwards.
+class CallTestCase: SecretsTestCase {
+    var fixture: CallFixture!
+    var call: CallFixture.Outcome!
+    /// The code both sides use; subclasses override to run with or without one.
+    var securityCode: String? { nil }
+
+    override func setUp() {
+        super.setUp()
+        fixture = CallFixture()
+        // An honest handshake with matching codes cannot fail.
+        call = try! fixture.handshake(callerCode: securityCode, calleeCode: securityCode)
+    }
+
+    override func tearDown() {
+        call.erase()
+        call = nil
+        fixture = nil
+        super.tearDown()
+    }
+}
