@@ -5,6 +5,8 @@ let package = Package(
     name: "Parley",
     products: [
         .library(name: "ParleyCrypto", targets: ["ParleyCrypto"]),
+        .library(name: "ParleyProtocol", targets: ["ParleyProtocol"]),
+        .library(name: "SignallingCore", targets: ["SignallingCore"]),
         .executable(name: "parley-bench", targets: ["ParleyBench"]),
         .executable(name: "parley-vectors", targets: ["ParleyVectorTool"]),
     ],
@@ -20,6 +22,10 @@ let package = Package(
 
         // The crypto core: the only importer of CSodium; no Foundation.
         .target(name: "ParleyCrypto", dependencies: ["CSodium"]),
+
+        // Sans-IO protocol cores: no sockets, no threads, no clock reads.
+        .target(name: "ParleyProtocol", dependencies: ["ParleyCrypto"]),
+        .target(name: "SignallingCore", dependencies: ["ParleyProtocol", "ParleyCrypto"], path: "Signalling/SignallingCore"),
 
         // Tools.
         .executableTarget(
@@ -37,6 +43,14 @@ let package = Package(
             name: "ParleyCryptoTests",
             dependencies: ["ParleyCrypto"],
             resources: [.copy("Resources")]
+        ),
+        .testTarget(
+            name: "ParleyProtocolTests",
+            dependencies: ["ParleyProtocol", "ParleyCrypto"]
+        ),
+        .testTarget(
+            name: "SignallingCoreTests",
+            dependencies: ["SignallingCore", "ParleyProtocol", "ParleyCrypto"]
         ),
         .testTarget(
             name: "NativeLibrariesTests",
