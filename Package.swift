@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // C libraries from Debian packages (installed by `make deps`).
@@ -25,7 +26,9 @@ let package = Package(
 
         // Sans-IO protocol cores: no sockets, no threads, no clock reads.
         .target(name: "ParleyProtocol", dependencies: ["ParleyCrypto"]),
-        .target(name: "SignallingCore", dependencies: ["ParleyProtocol", "ParleyCrypto"], path: "Signalling/SignallingCore"),
+        .target(name: "SignallingCore",
+                dependencies: ["ParleyProtocol", "ParleyCrypto", .product(name: "HeapModule", package: "swift-collections")],
+                path: "Signalling/SignallingCore"),
 
         // Tools.
         .executableTarget(
