@@ -22,7 +22,9 @@ public struct SignallingCore {
 
     private var connections: [ConnectionID: Connection] = [:]
     private var deviceConnections: [DeviceID: ConnectionID] = [:]
-    private var realms: [String: Set<DeviceID>] = [:]
+    /// Online devices per realm, keyed by the realm's UTF-8 bytes: String equality
+    /// ignores Unicode normalisation and would merge realms that differ on the wire.
+    private var realms: [[UInt8]: Set<DeviceID>] = [:]
     private var calls: [CallID: Call] = [:]
     private var deadlines = Heap<Deadline>()
     private var draining = false
@@ -184,15 +186,21 @@ public struct SignallingCore {
             out.refuse(previous, .replaced, "this device connected again elsewhere")
             forget(previous, now: now, &out)
         }
+        let realm = Array(auth.realm.utf8)
         connections[id]?.device = device
-        connections[id]?.realm = auth.realm
+        connections[id]?.realm = realm
         deviceConnections[device] = id
         statistics.authenticated += 1
         out.send(id, .welcome(Welcome(deviceID: device, realm: auth.realm)))
-        let others = (realms[auth.realm] ?? []).sorted()
-        out.send(id, .presenceSnapshot(others))
-        broadcastPresence(device, online: true, realm: auth.realm, &out)
-        realms[auth.realm, default: []].insert(device)
+        // The snapshot is split into messages of at most maxPresenceSnapshotDevices; the
+        // device's view is the union of the snapshots, then updates (PROTOCOL.md, "Presence").
+        let others = (realms[realm] ?? []).sorted()
+        let chunk = SignalLimits.maxPresenceSnapshotDevices
+        for start in stride(from: 0, to: max(others.count, 1), by: chunk) {
+            out.send(id, .presenceSnapshot(Array(others[start..<min(start + chunk, others.count)])))
+        }
+        broadcastPresence(device, online: true, realm: realm, &out)
+        realms[realm, default: []].insert(device)
     }
 
     private mutating func replaceAllowlist(_ list: [DeviceID: String], now: Timestamp, _ out: inout Output) {
@@ -203,7 +211,7 @@ public struct SignallingCore {
         }
     }
 
-    private func broadcastPresence(_ device: DeviceID, online: Bool, realm: String, _ out: inout Output) {
+    private func broadcastPresence(_ device: DeviceID, online: Bool, realm: [UInt8], _ out: inout Output) {
         for other in (realms[realm] ?? []).sorted() where other != device {
             if let id = deviceConnections[other] { out.send(id, .presenceUpdate(device: device, online: online)) }
         }
@@ -363,7 +371,8 @@ private struct Connection {
     let connectedAt: Timestamp
     var lastHeard: Timestamp
     var device: DeviceID?
-    var realm: String?
+    /// The realm's UTF-8 bytes, once authenticated.
+    var realm: [UInt8]?
     var limiter: RateLimiter
 
     init(nonce: [UInt8], connectedAt: Timestamp, configuration: ServerConfiguration) {

@@ -19,8 +19,9 @@ build_dir=${FUZZ_BUILD_DIR:-.build-fuzz}
 #   FuzzSealedBlob: blob wire max 9 + 32768 + 16 = 32793 bytes
 #   FuzzFrame:      frame max 16384 + 24 = 16408 bytes, plus tamper edits (17 bytes)
 #   FuzzHandshake:  largest handshake message (HandshakeMessage.maxByteCount) 148 bytes
-declare -A max_len=([FuzzSealedBlob]=32800 [FuzzFrame]=16432 [FuzzHandshake]=192)
-read -r -a targets <<< "${FUZZ_TARGETS:-FuzzSealedBlob FuzzFrame FuzzHandshake}"
+#   FuzzSignalEnvelope: largest signalling message (SignalLimits.maxMessageBytes) 32813 bytes
+declare -A max_len=([FuzzSealedBlob]=32800 [FuzzFrame]=16432 [FuzzHandshake]=192 [FuzzSignalEnvelope]=32832)
+read -r -a targets <<< "${FUZZ_TARGETS:-FuzzSealedBlob FuzzFrame FuzzHandshake FuzzSignalEnvelope}"
 
 # (libFuzzer reads -max_total_time=0 as "no limit", so 0 is refused too.)
 if [[ ! $fuzz_seconds =~ ^[0-9]+$ ]] || (( 10#$fuzz_seconds < 1 )); then
@@ -63,15 +64,42 @@ build() {
     local target=$1 dir=$build_dir/$1
     local binary=$dir/$target
     mkdir -p "$dir"
+    local inputs=(Sources/ParleyCrypto Sources/CSodium Tests/Fuzz/FuzzSupport.swift "Tests/Fuzz/$target.swift" Tests/Fuzz/run.sh)
+    [[ $target == FuzzSignalEnvelope ]] && inputs+=(Sources/ParleyProtocol)
     # Directories too, so an added or removed source file counts as a change.
-    if [[ -x $binary && -z $(find Sources/ParleyCrypto Sources/CSodium Tests/Fuzz/FuzzSupport.swift \
-                                  "Tests/Fuzz/$target.swift" Tests/Fuzz/run.sh -newer "$binary" | head -n 1) ]]; then
+    if [[ -x $binary && -z $(find "${inputs[@]}" -newer "$binary" | head -n 1) ]]; then
         return 0
+    fi
+    if [[ $target == FuzzSignalEnvelope ]]; then
+        build_protocol_target "$target"
+        return
     fi
     if ! swiftc -sanitize=fuzzer,address -use-ld=lld -parse-as-library -O -g -swift-version 6 \
             -package-name parley -module-name "Parley$target" -I Sources/CSodium \
             "${sources[@]}" "Tests/Fuzz/$target.swift" -lsodium -o "$binary" \
             > "$dir/build.log" 2>&1 < /dev/null; then
+        rm -f "$binary"
+        return 1
+    fi
+}
+
+# Builds a target of ParleyProtocol, which imports ParleyCrypto: ParleyCrypto first, as
+# its own module (a static library), then the target file with the ParleyProtocol sources
+# as one module, without FuzzSupport.swift.
+build_protocol_target() {
+    local target=$1 dir=$build_dir/$1
+    local binary=$dir/$target
+    local protocol_sources
+    mapfile -t protocol_sources < <(find Sources/ParleyProtocol -name '*.swift' | sort)
+    mkdir -p "$dir/modules"
+    if ! { swiftc -sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6 -wmo \
+                -package-name parley -module-name ParleyCrypto -I Sources/CSodium \
+                -emit-module -emit-module-path "$dir/modules/ParleyCrypto.swiftmodule" \
+                -emit-library -static Sources/ParleyCrypto/*.swift -o "$dir/libParleyCrypto.a" &&
+           swiftc -sanitize=fuzzer,address -use-ld=lld -parse-as-library -O -g -swift-version 6 \
+                -package-name parley -module-name "Parley$target" -I Sources/CSodium -I "$dir/modules" \
+                "${protocol_sources[@]}" "Tests/Fuzz/$target.swift" "$dir/libParleyCrypto.a" -lsodium -o "$binary"
+         } > "$dir/build.log" 2>&1 < /dev/null; then
         rm -f "$binary"
         return 1
     fi

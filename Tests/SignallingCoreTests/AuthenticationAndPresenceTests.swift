@@ -107,3 +107,25 @@ final class AuthenticationAndPresenceTests: XCTestCase {
         XCTAssertEqual(server.core.connectionCount, 1)
     }
 }
+
+final class PresenceScaleTests: XCTestCase {
+    func testLargeRealmSnapshotIsSplitIntoEncodableChunks() throws {
+        let server = CoreHarness()
+        let devices = (0..<(SignalLimits.maxPresenceSnapshotDevices + 5)).map { _ in DeviceIdentity() }
+        for device in devices { _ = try server.login(device) }
+        let newcomer = DeviceIdentity()
+        let id = try server.login(newcomer)
+        let snapshots: [[DeviceID]] = server.take(id).compactMap { if case let .presenceSnapshot(list) = $0 { return list } else { return nil } }
+        XCTAssertEqual(snapshots.map(\.count), [SignalLimits.maxPresenceSnapshotDevices, 5])
+        XCTAssertEqual(Set(snapshots.joined()), Set(devices.map(\.deviceID)))
+        for snapshot in snapshots { XCTAssertNoThrow(try SignalCodec.encode(.presenceSnapshot(snapshot))) }
+    }
+
+    func testRealmsAreComparedByTheirBytes() throws {
+        let server = CoreHarness()
+        let composed = try server.login(DeviceIdentity(), realm: "caf\u{E9}")
+        let decomposed = try server.login(DeviceIdentity(), realm: "cafe\u{301}")
+        XCTAssertEqual(server.take(decomposed).last, .presenceSnapshot([]), "NFC and NFD spellings are different realms")
+        XCTAssertEqual(server.take(composed).count, 2, "welcome and snapshot only: no presence update from the other realm")
+    }
+}
