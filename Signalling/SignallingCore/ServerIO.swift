@@ -57,8 +57,9 @@ public enum EnrollmentPolicy: Sendable, Equatable {
 
 /// One-time enrollment codes are kept as digests, never as the codes themselves.
 public enum EnrollmentCodes {
+    /// BLAKE2b-256("parley/1 enrollment code" || normalized code).
     public static func digest(_ code: String) -> [UInt8] {
-        BLAKE2b.hash(Array("parley/1 enrollment code".utf8) + Array(code.utf8), outputCount: 32)
+        BLAKE2b.hash(Array("parley/1 enrollment code".utf8) + Array(normalized(code).utf8), outputCount: 32)
     }
 }
 
