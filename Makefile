@@ -45,6 +45,7 @@ fuzz-smoke: deps
 ## Benchmarks print their figures beside the baseline measured in the same run.
 bench: deps
 	swift run -c release parley-bench crypto
+	swift run -c release parley-bench signalling-core
 
 ## Longer fuzzing: make fuzz FUZZ_SECONDS=600
 fuzz: deps

@@ -33,7 +33,8 @@ let package = Package(
         // Tools.
         .executableTarget(
             name: "ParleyBench",
-            dependencies: ["ParleyCrypto", "CSodium", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ParleyCrypto", "ParleyProtocol", "SignallingCore", "CSodium",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/ParleyBench"
         ),
         .executableTarget(

@@ -6,12 +6,12 @@ extension CryptoReport {
         var lines: [String] = []
         let planText = plan.secondsPerRun.map { "\(plan.runs) runs of \($0) s measured" }
             ?? "\(plan.runs) runs of \(plan.iterationsPerRun ?? 0) operations"
-        lines.append("parley-bench crypto: \(planText) per benchmark, after \(plan.warmUpRuns) warm-up run; "
+        lines.append("parley-bench \(benchmark): \(planText) per benchmark, after \(plan.warmUpRuns) warm-up run; "
                      + "compared benchmarks interleaved batch by batch")
         lines.append("\(environment.date), \(environment.processors) processors, \(environment.cpuModel ?? "unknown CPU"), "
                      + "libsodium \(environment.libsodium)")
         if !environment.optimizedBuild {
-            lines.append("WARNING: debug build; these figures are meaningless. Use: swift run -c release parley-bench crypto")
+            lines.append("WARNING: debug build; these figures are meaningless. Use: swift run -c release parley-bench \(benchmark)")
         }
         lines.append("")
         lines.append(pad("benchmark", 36) + lpad("min", 11) + lpad("median", 11) + lpad("max", 11) + "  unit"
