@@ -1,10 +1,12 @@
 import ParleyCrypto
+import ParleyProtocol
 
 /// Limits and timeouts of the signalling core. Defaults are the documented
 /// production values (PROTOCOL.md, "Signalling limits"); every one can be overridden.
 public struct ServerConfiguration: Sendable {
-    /// Largest message accepted from a device, counted across WebSocket fragments.
-    public var maxMessageBytes = 40 * 1024
+    /// Largest message accepted from a device, counted across WebSocket fragments:
+    /// by default the largest valid envelope (a signal carrying the largest sealed blob).
+    public var maxMessageBytes = SignalLimits.maxMessageBytes
     /// Connections held at once; a connection past it is refused with `serverFull`.
     public var maxConnections = 19_000
     /// Time from connect to a successful auth.
