@@ -19,7 +19,8 @@ let package = Package(
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CNice", pkgConfig: "nice", providers: [.apt(["libnice-dev"])]),
         .systemLibrary(name: "CWebSockets", pkgConfig: "libwebsockets", providers: [.apt(["libwebsockets-dev"])]),
-        .target(name: "CParleyShims", dependencies: ["CNice"]),
+        .target(name: "CParleyShims", dependencies: ["CNice", "CWebSockets"],
+                linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
 
         // The crypto core: the only importer of CSodium; no Foundation.
         .target(name: "ParleyCrypto", dependencies: ["CSodium"]),
@@ -58,7 +59,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NativeLibrariesTests",
-            dependencies: ["CParleyShims", "CNice", "CWebSockets"]
+            dependencies: ["CParleyShims", "CNice", "CWebSockets", "CSodium"]
         ),
     ]
 )

@@ -1,12 +1,46 @@
 #ifndef CPARLEY_SHIMS_H
 #define CPARLEY_SHIMS_H
 
-/* C glue for what Swift cannot import directly (macros, variadic functions).
- * Every function is prefixed CParleyShims_. */
+/* C glue for what Swift cannot import directly (macros, variadic functions) and for
+ * the few OpenSSL steps the signalling server needs. Every function is prefixed
+ * CParleyShims_. Thread safety: every function is safe to call from any thread. */
 
+#include <stddef.h>
 #include <glib-object.h>
 
 /* g_signal_connect is a macro; this is the same call as a function. */
 gulong CParleyShims_g_signal_connect(gpointer instance, const gchar *signal, GCallback handler, gpointer data);
+
+/* LWS_PRE, the headroom lws_write needs before the payload (a computed macro). */
+size_t CParleyShims_lws_pre(void);
+
+/* Result codes of the certificate helpers. */
+typedef enum {
+    CPARLEY_CERT_OK = 0,
+    CPARLEY_CERT_BUFFER_TOO_SMALL = 1,
+    CPARLEY_CERT_OPENSSL_FAILED = 2,
+    CPARLEY_CERT_NOT_A_CERTIFICATE = 3,
+} CParleyShims_cert_result;
+
+/* Generates a self-signed P-256 certificate for the signalling server's first start:
+ * subject and issuer CN = common_name, valid from now for `days`, subjectAltName
+ * IP:127.0.0.1 and DNS:localhost, serverAuth, signed with ECDSA-SHA256.
+ * Writes the certificate PEM into cert_pem (cert_capacity bytes) and the PKCS#8
+ * private key PEM into key_pem (key_capacity bytes; the caller's protected buffer),
+ * their lengths into *cert_length / *key_length (no terminating NUL), and the
+ * SHA-256 of the certificate's DER encoding (the pin devices use) into sha256.
+ * OpenSSL's own copies of the key are wiped before returning. */
+CParleyShims_cert_result CParleyShims_generate_self_signed_p256(
+    const char *common_name, int days,
+    unsigned char *cert_pem, size_t cert_capacity, size_t *cert_length,
+    unsigned char *key_pem, size_t key_capacity, size_t *key_length,
+    unsigned char sha256[32]);
+
+/* SHA-256 of the DER encoding of the first certificate in a PEM buffer. */
+CParleyShims_cert_result CParleyShims_certificate_sha256(const unsigned char *pem, size_t pem_length, unsigned char sha256[32]);
+
+/* 1 when the PKCS#8 PEM private key matches the PEM certificate's public key, else 0. */
+int CParleyShims_key_matches_certificate(const unsigned char *cert_pem, size_t cert_length,
+                                         const unsigned char *key_pem, size_t key_length);
 
 #endif
