@@ -60,9 +60,8 @@ extension EnrollmentCodes {
     }
 
     package static func generate(entropy: EntropySource) -> String {
-        let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567")
-        let bytes = entropy.bytes(16)
-        let characters = bytes.map { alphabet[Int($0 & 0x1f)] }
+        // 10 random bytes are exactly 16 base32 characters.
+        let characters = Array(Base32.encode(entropy.bytes(10)))
         return stride(from: 0, to: 16, by: 4).map { String(characters[$0..<$0 + 4]) }.joined(separator: "-")
     }
 

@@ -1,9 +1,9 @@
 /// RFC 4648 base32 in lowercase without padding, for printable device IDs.
 /// Decoding is case-insensitive and ignores '-' so people can group characters.
-enum Base32 {
+package enum Base32 {
     private static let alphabet: [Character] = Array("abcdefghijklmnopqrstuvwxyz234567")
 
-    static func encode(_ bytes: [UInt8]) -> String {
+    package static func encode(_ bytes: [UInt8]) -> String {
         var text = ""
         var buffer: UInt32 = 0
         var bits = 0
@@ -20,7 +20,7 @@ enum Base32 {
     }
 
     /// Returns nil on a character outside the alphabet or non-zero trailing bits.
-    static func decode(_ text: String) -> [UInt8]? {
+    package static func decode(_ text: String) -> [UInt8]? {
         var bytes: [UInt8] = []
         var buffer: UInt32 = 0
         var bits = 0
