@@ -7,12 +7,17 @@ let package = Package(
         .library(name: "ParleyCrypto", targets: ["ParleyCrypto"]),
         .library(name: "ParleyProtocol", targets: ["ParleyProtocol"]),
         .library(name: "SignallingCore", targets: ["SignallingCore"]),
+        .library(name: "SignallingServer", targets: ["SignallingServer"]),
+        .library(name: "Parley", targets: ["Parley"]),
+        .executable(name: "parley-signal", targets: ["ParleySignal"]),
         .executable(name: "parley-bench", targets: ["ParleyBench"]),
         .executable(name: "parley-vectors", targets: ["ParleyVectorTool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries from Debian packages (installed by `make deps`).
@@ -31,10 +36,36 @@ let package = Package(
                 dependencies: ["ParleyProtocol", "ParleyCrypto", .product(name: "HeapModule", package: "swift-collections")],
                 path: "Signalling/SignallingCore"),
 
+        // parley-signal: the libwebsockets adapter around SignallingCore (a library, so
+        // tests run it in process) and the command-line executable.
+        .target(
+            name: "SignallingServer",
+            dependencies: ["SignallingCore", "ParleyProtocol", "ParleyCrypto", "CWebSockets", "CParleyShims",
+                           .product(name: "DequeModule", package: "swift-collections"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Prometheus", package: "swift-prometheus")],
+            path: "Signalling/SignallingServer/Server"
+        ),
+        .executableTarget(
+            name: "ParleySignal",
+            dependencies: ["SignallingServer", "SignallingCore", "ParleyCrypto",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Signalling/SignallingServer/Command"
+        ),
+
+        // The client library: signalling client (lws), later ICE transport and the Call API.
+        .target(
+            name: "Parley",
+            dependencies: ["ParleyProtocol", "ParleyCrypto", "CWebSockets", "CParleyShims",
+                           .product(name: "DequeModule", package: "swift-collections"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+
         // Tools.
         .executableTarget(
             name: "ParleyBench",
-            dependencies: ["ParleyCrypto", "ParleyProtocol", "SignallingCore", "CSodium",
+            dependencies: ["ParleyCrypto", "ParleyProtocol", "SignallingCore", "SignallingServer", "Parley", "CSodium",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/ParleyBench"
         ),
@@ -56,6 +87,19 @@ let package = Package(
         .testTarget(
             name: "SignallingCoreTests",
             dependencies: ["SignallingCore", "ParleyProtocol", "ParleyCrypto"]
+        ),
+        // Tests and benchmarks: a raw TLS client socket that can put any bytes on the wire.
+        .target(name: "CRawTLS", path: "Tests/CRawTLS",
+                linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+        .testTarget(
+            name: "SignallingServerTests",
+            dependencies: ["SignallingServer", "SignallingCore", "Parley", "ParleyProtocol", "ParleyCrypto",
+                           "CParleyShims", "CWebSockets", "CRawTLS",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "ParleyTests",
+            dependencies: ["Parley", "ParleyProtocol", "ParleyCrypto"]
         ),
         .testTarget(
             name: "NativeLibrariesTests",

@@ -71,4 +71,6 @@ public struct ServerStatistics: Sendable, Equatable {
     public var rejectionsByReason: [SignalErrorCode: Int] = [:]
     public var callsByOutcome: [String: Int] = [:]
     public var callsConnected = 0
+
+    public init() {}
 }

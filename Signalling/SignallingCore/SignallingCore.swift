@@ -53,6 +53,9 @@ public struct SignallingCore {
     /// Connections currently open (authenticated or not).
     public var connectionCount: Int { connections.count }
 
+    /// Authenticated devices currently online.
+    public var deviceCount: Int { deviceConnections.count }
+
     /// Calls currently ringing or connected.
     public var callCount: Int { calls.count }
 

@@ -43,4 +43,22 @@ CParleyShims_cert_result CParleyShims_certificate_sha256(const unsigned char *pe
 int CParleyShims_key_matches_certificate(const unsigned char *cert_pem, size_t cert_length,
                                          const unsigned char *key_pem, size_t key_length);
 
+/* TLS helpers for the signalling server and client (OpenSSL through lws).
+ * ssl_ctx is lws's SSL_CTX* (the `user` of LWS_CALLBACK_OPENSSL_LOAD_EXTRA_*_VERIFY_CERTS). */
+
+/* SSL_MODE_RELEASE_BUFFERS: an idle connection holds no read/write buffers (~34 KB less each). */
+void CParleyShims_ssl_ctx_release_buffers(void *ssl_ctx);
+
+/* No server-side session cache and no session tickets: nothing per client kept after close. */
+void CParleyShims_ssl_ctx_disable_session_cache(void *ssl_ctx);
+
+/* In LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION (user = X509_STORE_CTX*):
+ * returns the depth of the certificate being verified; at depth 0 (the server's own
+ * certificate) writes SHA-256 of its DER into sha256. -1 on failure. */
+int CParleyShims_verify_leaf_sha256(void *x509_store_ctx, unsigned char sha256[32]);
+
+/* Sets the verification result of the current certificate: X509_V_OK when accept is
+ * nonzero, X509_V_ERR_CERT_REJECTED otherwise. */
+void CParleyShims_verify_set_result(void *x509_store_ctx, int accept);
+
 #endif

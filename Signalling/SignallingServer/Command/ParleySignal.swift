@@ -1,0 +1,1 @@
+@main enum ParleySignalStub { static func main() {} }
