@@ -37,6 +37,8 @@ public final class SignallingServer: @unchecked Sendable {
         self.certificate = certificate
         self.logger = logger
         loop = try ServerLoop(options: options, certificateSHA256: certificate.sha256, store: store, logger: logger)
+        let exporter = MetricsExporter()
+        loop.renderMetrics = { exporter.render($0) }
         let signallingName = strdup("parley-signal")!
         let metricsName = strdup("parley-metrics")!
         names = [signallingName, metricsName]
