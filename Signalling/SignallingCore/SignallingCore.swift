@@ -123,10 +123,9 @@ public struct SignallingCore {
         case let .signal(callID, payload): relaySignal(from: device, id, callID: callID, payload: payload, &out)
         case let .hangup(callID): hangUp(from: device, id, callID: callID, &out)
         case let .ping(value): out.send(id, .pong(value))
-        case .pong: break
         case .auth:
             out.error(id, .unexpectedMessage, "already authenticated")
-        case .challenge, .welcome, .presenceSnapshot, .presenceUpdate, .incomingCall, .ringing, .callEnded, .error:
+        case .challenge, .welcome, .presenceSnapshot, .presenceUpdate, .incomingCall, .ringing, .callEnded, .pong, .error:
             fail(id, .unexpectedMessage, "a server-to-device message was sent by a device", now: now, &out)
         }
     }
@@ -194,6 +193,8 @@ public struct SignallingCore {
         connections[id]?.realm = realm
         deviceConnections[device] = id
         statistics.authenticated += 1
+        // From now on the idle timeout applies, which may be shorter than the handshake's.
+        deadlines.insert(Deadline(at: now + configuration.idleTimeout, subject: .connection(id)))
         out.send(id, .welcome(Welcome(deviceID: device, realm: auth.realm)))
         // The snapshot is split into messages of at most maxPresenceSnapshotDevices; the
         // device's view is the union of the snapshots, then updates (PROTOCOL.md, "Presence").

@@ -48,6 +48,9 @@ func signallingCallback(_ wsi: OpaquePointer?, _ reason: lws_callback_reasons, _
     case LWS_CALLBACK_SERVER_WRITEABLE:
         guard let connection else { return -1 }
         return loop.writeable(connection)
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        // The device said goodbye: it is offline now, not when lws later sees the TCP close.
+        if let connection { loop.closed(connection) }
     case LWS_CALLBACK_CLOSED:
         if let connection { loop.closed(connection) }
     case LWS_CALLBACK_WSI_DESTROY:

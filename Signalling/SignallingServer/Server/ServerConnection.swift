@@ -15,7 +15,8 @@ final class ServerConnection {
     var finished = false
     /// A message being assembled from WebSocket fragments (and lws's rx chunks).
     var receiving: [UInt8] = []
-    var receivedChunks = 0
+    /// WebSocket frames of the message being assembled.
+    var receivedFragments = 0
     /// Whole WebSocket messages waiting to be written, each with `LWS_PRE` bytes of headroom.
     var sendQueue = Deque<[UInt8]>()
     var queuedBytes = 0

@@ -20,9 +20,10 @@ enum LoopCommand: Sendable {
 enum AdapterTuning {
     /// lws's receive buffer per WebSocket; a 32 KiB message arrives in up to nine chunks.
     static let rxBufferSize = 4096
-    /// Chunks (WebSocket fragments and lws receive chunks) one message may arrive in; more is
-    /// a fragment flood and is refused with `malformed`.
-    static let maxChunksPerMessage = 256
+    /// WebSocket frames (fragments) one message may arrive in; more is a fragment flood and
+    /// is refused with `malformed`. lws's receive chunks of one frame (one per TLS record or
+    /// rx buffer) are not counted: a peer sending small TLS records is not flooding.
+    static let maxFragmentsPerMessage = 256
     /// A receive buffer grown past this is released after its message instead of kept.
     static let keptReceiveCapacity = 4096
     /// Seconds a closing connection may take to flush its queue and close frame.
@@ -198,22 +199,22 @@ final class ServerLoop: @unchecked Sendable {
         guard binary else {
             return feed(.undecodable(connection.id, .malformed, reason: "text messages are not part of parley/1", byteCount: bytes.count))
         }
-        connection.receivedChunks += 1
+        if remaining == 0 { connection.receivedFragments += 1 }  // this chunk ends a frame
         let total = connection.receiving.count + bytes.count + remaining
         guard total <= options.core.maxMessageBytes else {
             connection.receiving = []
             return feed(.undecodable(connection.id, .messageTooLarge,
                                      reason: "message of at least \(total) bytes exceeds \(options.core.maxMessageBytes)", byteCount: total))
         }
-        guard connection.receivedChunks <= AdapterTuning.maxChunksPerMessage else {
+        guard connection.receivedFragments <= AdapterTuning.maxFragmentsPerMessage else {
             connection.receiving = []
             return feed(.undecodable(connection.id, .malformed,
-                                     reason: "message split into more than \(AdapterTuning.maxChunksPerMessage) fragments", byteCount: total))
+                                     reason: "message split into more than \(AdapterTuning.maxFragmentsPerMessage) fragments", byteCount: total))
         }
         connection.receiving.append(contentsOf: bytes)
         guard final, remaining == 0 else { return }
         let message = connection.receiving
-        connection.receivedChunks = 0
+        connection.receivedFragments = 0
         if let capture { capture(CapturedMessage(direction: .received, connection: connection.id, bytes: message)) }
         if connection.receiving.capacity > AdapterTuning.keptReceiveCapacity {
             connection.receiving = []
