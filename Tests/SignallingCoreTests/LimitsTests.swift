@@ -119,4 +119,16 @@ final class LimitsTests: XCTestCase {
         XCTAssertNil(server.closed[a] ?? nil)
         XCTAssertNotNil(server.core.nextDeadline)
     }
+
+    func testIdleTimeoutShorterThanTheHandshakeTimeoutAppliesFromAuth() throws {
+        var configuration = ServerConfiguration()
+        configuration.handshakeTimeout = .seconds(10)
+        configuration.idleTimeout = .seconds(2)
+        let server = CoreHarness(configuration: configuration)
+        let a = try server.login(alice)
+        server.advance(.milliseconds(1_900))
+        XCTAssertNil(server.closed[a] ?? nil, "not idle yet")
+        server.advance(.milliseconds(200))
+        XCTAssertEqual(server.closed[a], .idleTimeout, "idle 2 s after auth, long before the 10 s handshake deadline")
+    }
 }

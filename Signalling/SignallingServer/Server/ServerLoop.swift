@@ -62,6 +62,10 @@ final class ServerLoop: @unchecked Sendable {
     var signallingSockets = 0
     var metricsSockets = 0
     var counters = ServerMetricsSnapshot()
+    /// Messages by envelope type byte (named only when a snapshot is taken: per-message
+    /// string work would cost more than routing).
+    private var receivedByType = [Int](repeating: 0, count: 256)
+    private var sentByType = [Int](repeating: 0, count: 256)
 
     /// Set when the loop should return from `lws_service` and tear down.
     var stopping = false
@@ -138,7 +142,7 @@ final class ServerLoop: @unchecked Sendable {
             if let capture { capture(CapturedMessage(direction: .sent, connection: id, bytes: Array(frame[lwsPre...]))) }
             connection.sendQueue.append(frame)
             connection.queuedBytes += size
-            counters.messagesSentByType["\(message.type)", default: 0] += 1
+            sentByType[Int(message.type.rawValue)] += 1
             lws_callback_on_writable(connection.wsi)
         case let .close(id, code):
             guard let connection = connections[id], connection.closeStatus == nil else { return }
@@ -223,7 +227,7 @@ final class ServerLoop: @unchecked Sendable {
         }
         do {
             let decoded = try SignalCodec.decode(message, maxBytes: options.core.maxMessageBytes)
-            counters.messagesReceivedByType["\(decoded.type)", default: 0] += 1
+            receivedByType[Int(decoded.type.rawValue)] += 1
             feed(.received(connection.id, decoded, byteCount: message.count))
         } catch {
             feed(.undecodable(connection.id, error.code, reason: "\(error)", byteCount: message.count))
@@ -345,6 +349,11 @@ final class ServerLoop: @unchecked Sendable {
 
     func snapshot() -> ServerMetricsSnapshot {
         var snapshot = counters
+        for type in SignalType.allCases {
+            let received = receivedByType[Int(type.rawValue)], sent = sentByType[Int(type.rawValue)]
+            if received > 0 { snapshot.messagesReceivedByType["\(type)"] = received }
+            if sent > 0 { snapshot.messagesSentByType["\(type)"] = sent }
+        }
         snapshot.statistics = core.statistics
         snapshot.connections = core.connectionCount
         snapshot.devices = core.deviceCount
