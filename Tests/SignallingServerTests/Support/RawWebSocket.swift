@@ -138,6 +138,30 @@ final class RawWebSocket {
         }
     }
 
+    /// What one raw read returned (for exchanges that are not WebSocket frames: HTTP
+    /// answers, handshakes the server drops).
+    enum RawRead: Equatable {
+        case bytes([UInt8])
+        case timeout
+        /// Orderly close or error: the connection is gone.
+        case ended
+    }
+
+    /// The next bytes as they arrive (first any bytes already buffered), without framing.
+    func readRaw(timeoutMilliseconds: Int32) -> RawRead {
+        if !buffer.isEmpty {
+            defer { buffer = [] }
+            return .bytes(buffer)
+        }
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let count = crawtls_read(handle, &chunk, chunk.count, timeoutMilliseconds)
+        switch count {
+        case -2: return .timeout
+        case ...0: return .ended
+        default: return .bytes(Array(chunk[..<count]))
+        }
+    }
+
     private var lastReadTimedOut = false
 
     private func readFrame(timeoutMilliseconds: Int32) throws -> (Bool, UInt8, [UInt8])? {

@@ -39,7 +39,10 @@ final class ServerFixture {
     var port: Int { server.port }
     var pin: [UInt8] { certificate.sha256 }
 
-    init(enrollment: EnrollmentPolicy = .open, metrics: Bool = false, configure: (inout ServerOptions) -> Void = { _ in }) throws {
+    /// `capture`, when given, sees every whole message the server receives and sends
+    /// (`SignallingServer.setCapture`, installed before the server starts).
+    init(enrollment: EnrollmentPolicy = .open, metrics: Bool = false, configure: (inout ServerOptions) -> Void = { _ in },
+         capture: (@Sendable (CapturedMessage) -> Void)? = nil) throws {
         var options = ServerOptions()
         options.port = 0
         options.metricsPort = metrics ? 0 : nil
@@ -51,6 +54,7 @@ final class ServerFixture {
         var logger = Logger(label: "test.parley-signal")
         logger.logLevel = .warning
         server = try SignallingServer(options: options, certificate: certificate, store: store, logger: logger)
+        if let capture { server.setCapture(capture) }
         try server.start()
     }
 
