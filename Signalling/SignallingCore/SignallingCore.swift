@@ -200,7 +200,9 @@ public struct SignallingCore {
         // device's view is the union of the snapshots, then updates (PROTOCOL.md, "Presence").
         let others = (realms[realm] ?? []).sorted()
         let chunk = SignalLimits.maxPresenceSnapshotDevices
-        for start in stride(from: 0, to: max(others.count, 1), by: chunk) {
+        // The last chunk always holds fewer than `chunk` devices (possibly none): a device
+        // knows its snapshot is complete when a chunk is not full.
+        for start in stride(from: 0, through: others.count, by: chunk) {
             out.send(id, .presenceSnapshot(Array(others[start..<min(start + chunk, others.count)])))
         }
         broadcastPresence(device, online: true, realm: realm, &out)

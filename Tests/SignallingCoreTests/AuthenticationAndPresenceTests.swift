@@ -121,6 +121,16 @@ final class PresenceScaleTests: XCTestCase {
         for snapshot in snapshots { XCTAssertNoThrow(try SignalCodec.encode(.presenceSnapshot(snapshot))) }
     }
 
+    func testSnapshotOfExactlyOneFullChunkEndsWithAnEmptyChunk() throws {
+        let server = CoreHarness()
+        let devices = (0..<SignalLimits.maxPresenceSnapshotDevices).map { _ in DeviceIdentity() }
+        for device in devices { _ = try server.login(device) }
+        let id = try server.login(DeviceIdentity())
+        let snapshots: [[DeviceID]] = server.take(id).compactMap { if case let .presenceSnapshot(list) = $0 { return list } else { return nil } }
+        XCTAssertEqual(snapshots.map(\.count), [SignalLimits.maxPresenceSnapshotDevices, 0],
+                       "a full chunk never ends the snapshot, so the device can tell it is complete")
+    }
+
     func testRealmsAreComparedByTheirBytes() throws {
         let server = CoreHarness()
         let composed = try server.login(DeviceIdentity(), realm: "caf\u{E9}")
