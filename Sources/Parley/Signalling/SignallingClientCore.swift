@@ -387,7 +387,8 @@ public struct SignallingClientCore: Sendable {
         case let .presenceSnapshot(devices):
             guard configuration.tracksPresence else { return }
             for device in devices where device != identity.deviceID { onlinePeers.insert(device) }
-            out.append(.emit(.presence(online: onlinePeers)))
+            // The snapshot is complete at the first chunk that is not full (PROTOCOL.md).
+            if devices.count < SignalLimits.maxPresenceSnapshotDevices { out.append(.emit(.presence(online: onlinePeers))) }
         case let .presenceUpdate(device, isOnline):
             guard device != identity.deviceID else { return }
             out.append(.emit(.presenceChanged(device, online: isOnline)))
