@@ -36,11 +36,14 @@ let package = Package(
                 dependencies: ["ParleyProtocol", "ParleyCrypto", .product(name: "HeapModule", package: "swift-collections")],
                 path: "Signalling/SignallingCore"),
 
+        // What the lws server and client share: the lws timer, the service thread, LWS_PRE.
+        .target(name: "ParleyLWS", dependencies: ["CWebSockets", "CParleyShims"]),
+
         // parley-signal: the libwebsockets adapter around SignallingCore (a library, so
         // tests run it in process) and the command-line executable.
         .target(
             name: "SignallingServer",
-            dependencies: ["SignallingCore", "ParleyProtocol", "ParleyCrypto", "CWebSockets", "CParleyShims",
+            dependencies: ["SignallingCore", "ParleyProtocol", "ParleyCrypto", "CWebSockets", "CParleyShims", "ParleyLWS",
                            .product(name: "DequeModule", package: "swift-collections"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Prometheus", package: "swift-prometheus")],
@@ -57,7 +60,7 @@ let package = Package(
         // The client library: signalling client (lws), later ICE transport and the Call API.
         .target(
             name: "Parley",
-            dependencies: ["ParleyProtocol", "ParleyCrypto", "CWebSockets", "CParleyShims",
+            dependencies: ["ParleyProtocol", "ParleyCrypto", "CWebSockets", "CParleyShims", "ParleyLWS",
                            .product(name: "DequeModule", package: "swift-collections"),
                            .product(name: "Logging", package: "swift-log")]
         ),

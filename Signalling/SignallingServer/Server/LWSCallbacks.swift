@@ -1,5 +1,6 @@
 import CParleyShims
 import CWebSockets
+import ParleyLWS
 import Glibc
 
 // The lws protocol callbacks. They are top-level functions (C function pointers) in a file

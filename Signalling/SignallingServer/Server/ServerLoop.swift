@@ -4,6 +4,7 @@ import DequeModule
 import Glibc
 import Logging
 import ParleyCrypto
+import ParleyLWS
 import ParleyProtocol
 import SignallingCore
 import Synchronization
@@ -35,7 +36,7 @@ enum AdapterTuning {
 /// Everything the service thread owns: the core, the connections, the lws context.
 /// Only the service thread touches it, except `commands` (a mutex) and `context` (read
 /// by `wake()` to call `lws_cancel_service`, which is thread-safe).
-final class ServerLoop: @unchecked Sendable {
+final class ServerLoop: LWSTimerOwner, @unchecked Sendable {
     let options: ServerOptions
     let logger: Logger
     let store: ServerStateStore
@@ -72,7 +73,7 @@ final class ServerLoop: @unchecked Sendable {
     /// After `shutdown`: when the drain ends at the latest.
     var drainDeadline: UInt64?
     /// The lws timer that wakes the loop at the core's next deadline.
-    let timer: UnsafeMutableRawPointer
+    private(set) lazy var timer = LWSTimer(owner: self)
     var timerArmedAt: UInt64?
 
     init(options: ServerOptions, certificateSHA256: [UInt8], store: ServerStateStore, logger: Logger) throws {
@@ -83,11 +84,7 @@ final class ServerLoop: @unchecked Sendable {
         let allowlist = try store.loadAllowlist()
         core = SignallingCore(configuration: options.core, policy: options.enrollment, allowlist: allowlist,
                               certificateSHA256: certificateSHA256)
-        timer = ServerTimer.allocate()
-        ServerTimer.setOwner(timer, self)
     }
-
-    deinit { ServerTimer.deallocate(timer) }
 
     // MARK: Time
 
@@ -266,7 +263,7 @@ final class ServerLoop: @unchecked Sendable {
 
     /// Runs at the timer: kills sockets that did not finish the WebSocket upgrade in time
     /// (slowloris), ticks the core, ends a drain that ran out of time.
-    func timerFired() {
+    package func lwsTimerFired() {
         timerArmedAt = nil
         let now = Self.now()
         while let first = upgradeDeadlines.first, first.at <= now {
@@ -293,7 +290,7 @@ final class ServerLoop: @unchecked Sendable {
         timerArmedAt = at
         let now = Self.now()
         let delayMicroseconds = at > now ? Int64(clamping: (at - now) / 1000 + 1) : 0
-        ServerTimer.schedule(timer, context: context, afterMicroseconds: delayMicroseconds)
+        timer.schedule(on: context, afterMicroseconds: delayMicroseconds)
     }
 
     // MARK: Commands from other threads
@@ -364,8 +361,6 @@ final class ServerLoop: @unchecked Sendable {
     }
 }
 
-let lwsPre = Int(CParleyShims_lws_pre())
-
 /// One whole WebSocket message as the server handled it (tests: the capture of a call).
 package struct CapturedMessage: Sendable {
     package enum Direction: Sendable { case received, sent }
@@ -389,36 +384,4 @@ extension Duration {
         guard seconds >= 0 else { return 0 }
         return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
     }
-}
-
-/// The lws timer: a `lws_sorted_usec_list_t` followed by a pointer back to its loop, in
-/// memory lws never moves.
-enum ServerTimer {
-    private static let ownerOffset = (MemoryLayout<lws_sorted_usec_list_t>.size + 15) & ~15
-
-    static func allocate() -> UnsafeMutableRawPointer {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: ownerOffset + 16, alignment: 16)
-        raw.initializeMemory(as: UInt8.self, repeating: 0, count: ownerOffset + 16)
-        return raw
-    }
-
-    static func setOwner(_ raw: UnsafeMutableRawPointer, _ owner: ServerLoop) {
-        raw.storeBytes(of: Unmanaged.passUnretained(owner).toOpaque(), toByteOffset: ownerOffset, as: UnsafeMutableRawPointer.self)
-    }
-
-    static func owner(of sul: UnsafeMutablePointer<lws_sorted_usec_list_t>) -> ServerLoop {
-        let raw = UnsafeMutableRawPointer(sul).load(fromByteOffset: ownerOffset, as: UnsafeMutableRawPointer.self)
-        return Unmanaged<ServerLoop>.fromOpaque(raw).takeUnretainedValue()
-    }
-
-    static func schedule(_ raw: UnsafeMutableRawPointer, context: OpaquePointer, afterMicroseconds: Int64) {
-        lws_sul_schedule(context, 0, raw.assumingMemoryBound(to: lws_sorted_usec_list_t.self), serverTimerCallback, afterMicroseconds)
-    }
-
-    static func deallocate(_ raw: UnsafeMutableRawPointer) { raw.deallocate() }
-}
-
-func serverTimerCallback(_ sul: UnsafeMutablePointer<lws_sorted_usec_list_t>?) {
-    guard let sul else { return }
-    ServerTimer.owner(of: sul).timerFired()
 }

@@ -4,6 +4,7 @@ import Dispatch
 import Glibc
 import Logging
 import ParleyCrypto
+import ParleyLWS
 import SignallingCore
 import Synchronization
 
@@ -102,7 +103,7 @@ public final class SignallingServer: @unchecked Sendable {
         loop.reload()  // enrollment codes (the allowlist was read at init)
 
         finished.enter()
-        let thread = ServiceThread { [loop, finished] in
+        let spawned = spawnServiceThread { [loop, finished] in
             guard let context = loop.context else { return finished.leave() }
             while !loop.stopping {
                 if lws_service(context, 0) < 0 { break }
@@ -111,7 +112,15 @@ public final class SignallingServer: @unchecked Sendable {
             loop.context = nil
             finished.leave()
         }
-        try thread.start()
+        switch spawned {
+        case let .success(thread): pthread_detach(thread)
+        case let .failure(error):
+            lws_context_destroy(context)
+            loop.context = nil
+            state.withLock { $0 = .stopped }
+            finished.leave()
+            throw SignallingServerError("cannot start the service thread: \(error)")
+        }
         logger.info("listening", metadata: ["address": "\(options.listenHost):\(port)", "tls": "on",
                                             "metrics": "\(metricsPort.map { "\(options.metricsHost):\($0)" } ?? "off")",
                                             "enrollment": "\(options.enrollment)", "pin": "\(certificate.pin)"])
@@ -204,28 +213,6 @@ public final class SignallingServer: @unchecked Sendable {
         loop.commands.withLock { $0.append(command) }
         lws_cancel_service(context)
         return true
-    }
-}
-
-/// A joinable pthread running one closure (lws needs a thread of its own, not a
-/// Dispatch worker).
-final class ServiceThread: @unchecked Sendable {
-    private let body: @Sendable () -> Void
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-
-    func start() throws {
-        var thread = pthread_t()
-        let retained = Unmanaged.passRetained(self).toOpaque()
-        let result = pthread_create(&thread, nil, { raw in
-            let this = Unmanaged<ServiceThread>.fromOpaque(raw!).takeRetainedValue()
-            this.body()
-            return nil
-        }, retained)
-        guard result == 0 else {
-            Unmanaged<ServiceThread>.fromOpaque(retained).release()
-            throw SignallingServerError("cannot start the service thread (errno \(result))")
-        }
-        pthread_detach(thread)
     }
 }
 

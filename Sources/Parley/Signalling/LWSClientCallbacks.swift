@@ -51,8 +51,3 @@ func signallingClientCallback(_ wsi: OpaquePointer?, _ reason: lws_callback_reas
     return 0
 }
 
-/// The loop's lws timer (see `LoopTimer`).
-func signallingClientTimerCallback(_ sul: UnsafeMutablePointer<lws_sorted_usec_list_t>?) {
-    guard let sul else { return }
-    LoopTimer.owner(of: sul).timerFired()
-}

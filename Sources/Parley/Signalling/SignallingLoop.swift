@@ -1,5 +1,6 @@
 import CParleyShims
 import CWebSockets
+import ParleyLWS
 import Glibc
 import Logging
 import ParleyCrypto
@@ -19,7 +20,7 @@ import Synchronization
 /// Call `shutdown()` when done: it stops every client (a close frame each, for at most
 /// `closeGrace`), stops the thread and destroys the context. The thread keeps the loop
 /// alive until then.
-public final class SignallingLoop: @unchecked Sendable {
+public final class SignallingLoop: LWSTimerOwner, @unchecked Sendable {
     /// Sockets the context may hold; size it to the number of clients (plus a few).
     public let maxConnections: Int
     /// How long `shutdown()` waits for close frames before cutting connections.
@@ -33,7 +34,7 @@ public final class SignallingLoop: @unchecked Sendable {
     private(set) var context: OpaquePointer!
     private let protocols: UnsafeMutablePointer<lws_protocols>
     private let protocolName: UnsafeMutablePointer<CChar>
-    private let timer: UnsafeMutableRawPointer
+    private lazy var timer = LWSTimer(owner: self)
     private var thread = pthread_t()
     private var threadStarted = false
     private let threadID = Atomic<UInt>(0)
@@ -84,7 +85,6 @@ public final class SignallingLoop: @unchecked Sendable {
         protocols[0].callback = signallingClientCallback
         protocols[0].per_session_data_size = 0
         writeBuffer = .allocate(byteCount: CParleyShims_lws_pre() + SignalLimits.maxMessageBytes, alignment: 16)
-        timer = LoopTimer.allocate()
 
         var info = lws_context_creation_info()
         info.port = CONTEXT_PORT_NO_LISTEN
@@ -102,22 +102,13 @@ public final class SignallingLoop: @unchecked Sendable {
             throw SignallingClientError(.transportSetupFailed, "libwebsockets could not create a client context")
         }
         self.context = context
-        LoopTimer.setOwner(timer, self)
-
-        let retained = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let result = pthread_create(&thread, nil, { argument in
-            // The argument is the +1 reference passed below; the thread owns it until it exits.
-            let loop = Unmanaged<SignallingLoop>.fromOpaque(argument!).takeRetainedValue()
-            loop.run()
-            return nil
-        }, retained)
-        guard result == 0 else {
-            Unmanaged<SignallingLoop>.fromOpaque(retained).release()
+        // The thread's closure holds the loop until `run` returns.
+        switch spawnServiceThread({ [self] in run() }) {
+        case let .success(thread): self.thread = thread
+        case let .failure(error):
             lws_context_destroy(context)
-            throw SignallingClientError(.transportSetupFailed, "cannot start the signalling loop thread (error \(result))")
+            throw SignallingClientError(.transportSetupFailed, "cannot start the signalling loop thread: \(error)")
         }
-        self.thread = thread
         threadStarted = true
     }
 
@@ -129,7 +120,6 @@ public final class SignallingLoop: @unchecked Sendable {
         free(protocolName)
         for string in vhostStrings { free(string) }
         writeBuffer.deallocate()
-        LoopTimer.deallocate(timer)
     }
 
     /// Stops every client on this loop (each sends a close frame), waits up to
@@ -194,7 +184,7 @@ public final class SignallingLoop: @unchecked Sendable {
             inbox.open = false
             inbox.work.removeAll()
         }
-        lws_sul_cancel(timer.assumingMemoryBound(to: lws_sorted_usec_list_t.self))
+        timer.cancel()
         timers.removeAll()
         for client in clients.values { client.loopEnded() }
         clients.removeAll()
@@ -267,12 +257,11 @@ public final class SignallingLoop: @unchecked Sendable {
         let now = SignallingLoop.now()
         let wait = earliest.since(now).clampedNanoseconds
         let microseconds = Int64(clamping: (wait + 999) / 1000)
-        lws_sul_schedule(context, 0, timer.assumingMemoryBound(to: lws_sorted_usec_list_t.self),
-                         signallingClientTimerCallback, microseconds)
+        timer.schedule(on: context, afterMicroseconds: microseconds)
     }
 
     /// The lws timer fired: tick every client whose deadline has come.
-    func timerFired() {
+    package func lwsTimerFired() {
         timerArmedAt = nil
         let now = SignallingLoop.now()
         while let due = timers.popDue(now: now) {
@@ -280,27 +269,4 @@ public final class SignallingLoop: @unchecked Sendable {
         }
         armTimer()
     }
-}
-
-/// The lws timer of a loop: an `lws_sorted_usec_list_t` followed by an unretained pointer
-/// to its `SignallingLoop`, so the C callback can find the loop (lws's `container_of`).
-enum LoopTimer {
-    private static let ownerOffset = (MemoryLayout<lws_sorted_usec_list_t>.size + 15) & ~15
-
-    static func allocate() -> UnsafeMutableRawPointer {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: ownerOffset + 16, alignment: 16)
-        raw.initializeMemory(as: UInt8.self, repeating: 0, count: ownerOffset + 16)
-        return raw
-    }
-
-    static func setOwner(_ raw: UnsafeMutableRawPointer, _ owner: SignallingLoop) {
-        raw.storeBytes(of: Unmanaged.passUnretained(owner).toOpaque(), toByteOffset: ownerOffset, as: UnsafeMutableRawPointer.self)
-    }
-
-    static func owner(of sul: UnsafeMutablePointer<lws_sorted_usec_list_t>) -> SignallingLoop {
-        let raw = UnsafeMutableRawPointer(sul).load(fromByteOffset: ownerOffset, as: UnsafeMutableRawPointer.self)
-        return Unmanaged<SignallingLoop>.fromOpaque(raw).takeUnretainedValue()
-    }
-
-    static func deallocate(_ raw: UnsafeMutableRawPointer) { raw.deallocate() }
 }
