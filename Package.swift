@@ -37,7 +37,8 @@ let package = Package(
                 path: "Signalling/SignallingCore"),
 
         // What the lws server and client share: the lws timer, the service thread, LWS_PRE.
-        .target(name: "ParleyLWS", dependencies: ["CWebSockets", "CParleyShims"]),
+        .target(name: "ParleyLWS", dependencies: ["CWebSockets", "CParleyShims",
+                                                  .product(name: "DequeModule", package: "swift-collections")]),
 
         // parley-signal: the libwebsockets adapter around SignallingCore (a library, so
         // tests run it in process) and the command-line executable.

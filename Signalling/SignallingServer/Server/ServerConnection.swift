@@ -17,7 +17,7 @@ final class ServerConnection {
     var receiving: [UInt8] = []
     /// WebSocket frames of the message being assembled.
     var receivedFragments = 0
-    /// Whole WebSocket messages waiting to be written, each with `LWS_PRE` bytes of headroom.
+    /// Encoded messages waiting to be written (framed when written, several per batch).
     var sendQueue = Deque<[UInt8]>()
     var queuedBytes = 0
     /// Set by the core's `.close`: the WebSocket close status to send once the queue is empty.

@@ -63,6 +63,8 @@ final class ServerLoop: LWSTimerOwner, @unchecked Sendable {
     var signallingSockets = 0
     var metricsSockets = 0
     var counters = ServerMetricsSnapshot()
+    /// Frames queued messages into batches (one buffer for the whole loop).
+    private var batchWriter = WebSocketBatchWriter(maxMessageBytes: SignalLimits.maxMessageBytes)
     /// Messages by envelope type byte (named only when a snapshot is taken: per-message
     /// string work would cost more than routing).
     private var receivedByType = [Int](repeating: 0, count: 256)
@@ -114,19 +116,12 @@ final class ServerLoop: LWSTimerOwner, @unchecked Sendable {
             guard let connection = connections[id], connection.closeStatus == nil else { return }
             let frame: [UInt8]
             do {
-                let encoded = try SignalCodec.encode(message)
-                var withHeadroom = [UInt8](repeating: 0, count: lwsPre + encoded.count)
-                withHeadroom.withUnsafeMutableBufferPointer { target in
-                    encoded.withUnsafeBufferPointer { source in
-                        (target.baseAddress! + lwsPre).update(from: source.baseAddress!, count: source.count)
-                    }
-                }
-                frame = withHeadroom
+                frame = try SignalCodec.encode(message)
             } catch {
                 logger.error("could not encode an outgoing message", metadata: ["conn": "\(id)", "type": "\(message.type)", "error": "\(error)"])
                 return
             }
-            let size = frame.count - lwsPre
+            let size = frame.count
             if case .error = message {
                 // Errors always fit: they are what tells a device why it is being closed.
             } else if connection.queuedBytes + size > options.core.maxSendQueueBytes {
@@ -136,7 +131,7 @@ final class ServerLoop: LWSTimerOwner, @unchecked Sendable {
                 pending.append(.sendQueueOverflow(id))
                 return
             }
-            if let capture { capture(CapturedMessage(direction: .sent, connection: id, bytes: Array(frame[lwsPre...]))) }
+            if let capture { capture(CapturedMessage(direction: .sent, connection: id, bytes: frame)) }
             connection.sendQueue.append(frame)
             connection.queuedBytes += size
             sentByType[Int(message.type.rawValue)] += 1
@@ -231,21 +226,19 @@ final class ServerLoop: LWSTimerOwner, @unchecked Sendable {
         }
     }
 
-    /// The socket can take one more WebSocket message. Returns -1 to close it.
+    /// The socket can take more: writes a batch of queued messages (one TLS record for
+    /// many; see `WebSocketBatchWriter`), or the close once the queue is empty.
+    /// Returns -1 to close the connection.
     func writeable(_ connection: ServerConnection) -> Int32 {
-        guard var frame = connection.sendQueue.popFirst() else {
+        guard !connection.sendQueue.isEmpty else {
             guard let status = connection.closeStatus else { return 0 }
             connection.closeReason.withUnsafeMutableBufferPointer {
                 lws_close_reason(connection.wsi, lws_close_status(rawValue: UInt32(status)), $0.baseAddress, $0.count)
             }
             return -1
         }
-        let size = frame.count - lwsPre
-        connection.queuedBytes -= size
-        let written = frame.withUnsafeMutableBufferPointer {
-            lws_write(connection.wsi, $0.baseAddress! + lwsPre, size, LWS_WRITE_BINARY)
-        }
-        guard written >= size else { return -1 }
+        guard let written = batchWriter.writeBatch(connection.wsi, from: &connection.sendQueue, masked: false) else { return -1 }
+        connection.queuedBytes -= written
         if !connection.sendQueue.isEmpty || connection.closeStatus != nil { lws_callback_on_writable(connection.wsi) }
         return 0
     }

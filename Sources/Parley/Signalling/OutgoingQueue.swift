@@ -8,6 +8,8 @@ struct OutgoingQueue {
     private(set) var byteCount = 0
 
     var isEmpty: Bool { head == items.count }
+    /// Size of the oldest message, if any.
+    var firstCount: Int? { head < items.count ? items[head].count : nil }
     var count: Int { items.count - head }
 
     /// Appends when the result stays within `limit`; false (and nothing queued) otherwise.

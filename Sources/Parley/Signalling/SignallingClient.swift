@@ -1,4 +1,5 @@
 import Logging
+import ParleyLWS
 import ParleyCrypto
 import ParleyProtocol
 import Synchronization
@@ -219,11 +220,13 @@ public final class SignallingClient: @unchecked Sendable {
 
     var incomingLimit: Int { core.withLock { $0.incomingLimit } }
 
-    /// The next message to write and whether more wait.
-    func nextOutgoing() -> ([UInt8]?, Bool) {
+    /// The next messages to write as one batch (see `WebSocketBatchWriter`) and whether more wait.
+    func nextOutgoingBatch() -> ([[UInt8]], Bool) {
         core.withLock { core in
-            let next = core.nextOutgoing()
-            return (next, core.hasOutgoing)
+            let batch = core.takeOutgoingBatch(maxFrameBytes: WebSocketBatchWriter.targetBytes) {
+                WebSocketBatchWriter.headerCount($0, masked: true)
+            }
+            return (batch, core.hasOutgoing)
         }
     }
 }

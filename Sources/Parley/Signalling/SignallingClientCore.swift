@@ -175,6 +175,21 @@ public struct SignallingClientCore: Sendable {
     /// The next message to write, oldest first.
     public mutating func nextOutgoing() -> [UInt8]? { queue.popFirst() }
 
+    /// Messages to write as one batch, oldest first: at least one (if any wait), then more
+    /// while their frames stay within `maxFrameBytes` in all.
+    public mutating func takeOutgoingBatch(maxFrameBytes: Int, frameOverhead: (Int) -> Int) -> [[UInt8]] {
+        var batch: [[UInt8]] = []
+        var total = 0
+        while let size = queue.firstCount {
+            let frame = size + frameOverhead(size)
+            guard batch.isEmpty || total + frame <= maxFrameBytes else { break }
+            guard let message = queue.popFirst() else { break }
+            batch.append(message)
+            total += frame
+        }
+        return batch
+    }
+
     public var hasOutgoing: Bool { !queue.isEmpty }
     /// Bytes waiting in the send queue.
     public var queuedBytes: Int { queue.byteCount }

@@ -58,9 +58,8 @@ public final class SignallingLoop: LWSTimerOwner, @unchecked Sendable {
     private var vhostStrings: [UnsafeMutablePointer<CChar>] = []
     /// Transports lws holds a reference to (from connect to WSI_DESTROY).
     var liveTransports = 0
-    /// `LWS_PRE` headroom plus the largest message: every write is copied here first.
-    let writeBuffer: UnsafeMutableRawPointer
-    let lwsPre = CParleyShims_lws_pre()
+    /// Frames outgoing batches (service thread only).
+    var batchWriter = WebSocketBatchWriter(maxMessageBytes: SignalLimits.maxMessageBytes)
 
     /// The WebSocket subprotocol clients offer (PROTOCOL.md, "Signalling transport").
     static let subprotocol = "parley-signal"
@@ -84,7 +83,6 @@ public final class SignallingLoop: LWSTimerOwner, @unchecked Sendable {
         protocols[0].name = UnsafePointer(protocolName)
         protocols[0].callback = signallingClientCallback
         protocols[0].per_session_data_size = 0
-        writeBuffer = .allocate(byteCount: CParleyShims_lws_pre() + SignalLimits.maxMessageBytes, alignment: 16)
 
         var info = lws_context_creation_info()
         info.port = CONTEXT_PORT_NO_LISTEN
@@ -119,7 +117,6 @@ public final class SignallingLoop: LWSTimerOwner, @unchecked Sendable {
         protocols.deallocate()
         free(protocolName)
         for string in vhostStrings { free(string) }
-        writeBuffer.deallocate()
     }
 
     /// Stops every client on this loop (each sends a close frame), waits up to

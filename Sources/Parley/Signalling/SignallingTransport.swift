@@ -1,5 +1,6 @@
 import CParleyShims
 import CWebSockets
+import ParleyLWS
 import Glibc
 import ParleyProtocol
 
@@ -288,8 +289,8 @@ final class SignallingTransport: @unchecked Sendable {
         client.transportInput(self, .received(message))
     }
 
-    /// LWS_CALLBACK_CLIENT_WRITEABLE: one message (or the close frame) per call. Returns
-    /// nonzero to close.
+    /// LWS_CALLBACK_CLIENT_WRITEABLE: a batch of queued messages (several frames in one TLS
+    /// record, see `WebSocketBatchWriter`), or the close frame. Returns nonzero to close.
     func writeable(_ socket: OpaquePointer) -> Int32 {
         guard isCurrent(socket) else { return 0 }
         if let pendingClose {
@@ -300,14 +301,11 @@ final class SignallingTransport: @unchecked Sendable {
             return -1
         }
         guard stage == .established, let client else { return 0 }
-        let (message, more) = client.nextOutgoing()
-        guard let message else { return 0 }
-        // Every queued message is a whole envelope (2 bytes at least) within the server's
-        // limit, which is at most SignalLimits.maxMessageBytes: it fits the write buffer.
-        let start = loop.writeBuffer + loop.lwsPre
-        message.withUnsafeBytes { start.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        let written = lws_write(socket, start.assumingMemoryBound(to: UInt8.self), message.count, LWS_WRITE_BINARY)
-        guard written >= message.count else { return -1 }
+        let (batch, more) = client.nextOutgoingBatch()
+        guard !batch.isEmpty else { return 0 }
+        // Every queued message is a whole envelope within the server's limit, at most
+        // SignalLimits.maxMessageBytes: a batch fits the loop's writer.
+        guard loop.batchWriter.writeBatch(socket, messages: batch, masked: true) else { return -1 }
         if more { lws_callback_on_writable(socket) }
         return 0
     }

@@ -61,6 +61,13 @@ public struct CallID: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { Hex.encode(bytes) }
+
+    /// The 16 bytes in one hasher call (see `DeviceID.hash(into:)`).
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
+    public static func == (lhs: CallID, rhs: CallID) -> Bool { lhs.bytes == rhs.bytes }
 }
 
 public struct Challenge: Equatable, Sendable {
