@@ -96,6 +96,33 @@ final class ClientSmokeTests: XCTestCase {
         try aliceEvents.waitFor { $0.contains(.message(.callEnded(callID: call, outcome: .hungUp))) }
     }
 
+    /// Messages queued faster than the socket drains go out framed in batches (several frames
+    /// per TLS record, masked by the client); every length encoding must survive that.
+    func testBurstOfMessagesOfEveryLengthEncodingArrivesInOrderIntact() throws {
+        let aliceEvents = ClientRecorder(), bobEvents = ClientRecorder()
+        let alice = try client(aliceEvents), bob = try client(bobEvents)
+        alice.start()
+        bob.start()
+        _ = try aliceEvents.waitForOnline()
+        _ = try bobEvents.waitForOnline()
+        let call = try CallID(bytes: [UInt8](repeating: 0x78, count: 16))
+        try alice.send(.invite(callee: bob.deviceID, callID: call, payload: [1]))
+        try bobEvents.waitFor { $0.contains(.message(.incomingCall(caller: alice.deviceID, callID: call, payload: [1]))) }
+        try bob.send(.accept(callID: call, payload: [2]))
+        try aliceEvents.waitFor { $0.contains(.message(.accept(callID: call, payload: [2]))) }
+        // Payload lengths around the 7-bit and 16-bit frame length boundaries, and the largest.
+        let lengths = [1, 103, 104, 700, 16_000, SignalLimits.maxSignalPayloadBytes]
+        let sent = (0..<60).map { index in  // about 500 KB: within the client's 1 MiB queue
+            (0..<lengths[index % lengths.count]).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index) }
+        }
+        for payload in sent { try alice.send(.signal(callID: call, payload: payload)) }
+        try bobEvents.waitFor { events in
+            events.compactMap { if case let .message(.signal(_, payload)) = $0 { payload } else { nil } }.count == sent.count
+        }
+        let received = bobEvents.all.compactMap { if case let .message(.signal(_, payload)) = $0 { payload } else { nil } }
+        XCTAssertEqual(received, sent, "every message once, in order, byte for byte")
+    }
+
     func testWrongPinIsRefusedInTheHandshake() throws {
         let recorder = ClientRecorder()
         let wrong = [UInt8](repeating: 0, count: 32)
