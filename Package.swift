@@ -25,7 +25,7 @@ let package = Package(
         .systemLibrary(name: "CNice", pkgConfig: "nice", providers: [.apt(["libnice-dev"])]),
         .systemLibrary(name: "CWebSockets", pkgConfig: "libwebsockets", providers: [.apt(["libwebsockets-dev"])]),
         .target(name: "CParleyShims", dependencies: ["CNice", "CWebSockets"],
-                linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+                linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto"), .linkedLibrary("ev")]),
 
         // The crypto core: the only importer of CSodium; no Foundation.
         .target(name: "ParleyCrypto", dependencies: ["CSodium"]),

@@ -77,3 +77,30 @@ package struct Errno: Error, Equatable, CustomStringConvertible {
     package init(_ code: Int32) { self.code = code }
     package var description: String { "\(String(cString: strerror(code))) (errno \(code))" }
 }
+
+/// A one-shot timer on a libev loop Parley owns, calling its owner on the loop's thread.
+/// Used instead of `LWSTimer` when lws runs on libev: lws 4.1.6's libev glue cannot move
+/// its own timer earlier once armed, so an earlier deadline would fire late.
+package final class EVTimer {
+    private let loop: UnsafeMutableRawPointer
+    private var timer: UnsafeMutableRawPointer?
+    unowned let owner: LWSTimerOwner
+
+    package init(loop: UnsafeMutableRawPointer, owner: LWSTimerOwner) {
+        self.loop = loop
+        self.owner = owner
+        timer = CParleyShims_ev_timer_new({ context in
+            guard let context else { return }
+            Unmanaged<EVTimer>.fromOpaque(context).takeUnretainedValue().owner.lwsTimerFired()
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Stops and frees the timer; call on the loop's thread (or after it ended).
+    deinit { CParleyShims_ev_timer_free(loop, timer) }
+
+    /// Fires once, `microseconds` from now; replaces any earlier schedule.
+    package func schedule(afterMicroseconds microseconds: Int64) {
+        guard let timer else { return }
+        CParleyShims_ev_timer_schedule(loop, timer, Double(max(0, microseconds)) / 1_000_000)
+    }
+}

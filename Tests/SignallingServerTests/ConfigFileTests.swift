@@ -14,6 +14,7 @@ final class ConfigFileTests: XCTestCase {
             "certificate": options.certificatePath ?? "-", "private_key": options.privateKeyPath ?? "-",
             "enrollment": "\(options.enrollment)", "metrics": "\(options.metricsHost):\(options.metricsPort.map(String.init) ?? "off")",
             "drain_timeout": "\(options.drainTimeout)", "refusal_headroom": "\(options.refusalHeadroom)",
+            "event_loop": options.eventLoop.rawValue,
             "max_connections": "\(core.maxConnections)", "handshake_timeout": "\(core.handshakeTimeout)",
             "idle_timeout": "\(core.idleTimeout)", "ping_interval": "\(core.pingIntervalSeconds)", "ring_timeout": "\(core.ringTimeout)",
             "messages_per_second": "\(core.messagesPerSecond)", "message_burst": "\(core.messageBurst)",
@@ -68,6 +69,7 @@ final class ConfigFileTests: XCTestCase {
             metrics = [::1]:9100
             drain_timeout = 250ms
             refusal_headroom = 10
+            event_loop = poll
             max_connections = 5000
             handshake_timeout = 5s
             idle_timeout = 2m
@@ -92,6 +94,7 @@ final class ConfigFileTests: XCTestCase {
         XCTAssertEqual(options.metricsPort, 9100)
         XCTAssertEqual(options.drainTimeout, .milliseconds(250))
         XCTAssertEqual(options.refusalHeadroom, 10)
+        XCTAssertEqual(options.eventLoop, .poll)
         XCTAssertEqual(options.core.maxConnections, 5000)
         XCTAssertEqual(options.core.handshakeTimeout, .seconds(5))
         XCTAssertEqual(options.core.idleTimeout, .seconds(120))

@@ -62,6 +62,7 @@ public struct ConfigFile: Sendable {
         case enrollment, metrics
         case drainTimeout = "drain_timeout"
         case refusalHeadroom = "refusal_headroom"
+        case eventLoop = "event_loop"
         case maxConnections = "max_connections"
         case handshakeTimeout = "handshake_timeout"
         case idleTimeout = "idle_timeout"
@@ -294,6 +295,9 @@ public struct ConfigFile: Sendable {
             options.drainTimeout = try duration(value, in: .zero ... .seconds(3600))
         case .refusalHeadroom:
             options.refusalHeadroom = try integer(value, in: 0...100_000)
+        case .eventLoop:
+            guard let loop = ServerOptions.EventLoop(rawValue: value) else { throw InvalidValue("expected 'libev' or 'poll'") }
+            options.eventLoop = loop
         case .maxConnections:
             options.core.maxConnections = try integer(value, in: 1...1_000_000)
         case .handshakeTimeout:

@@ -70,12 +70,30 @@ final class ServerLoop: LWSTimerOwner, @unchecked Sendable {
     private var receivedByType = [Int](repeating: 0, count: 256)
     private var sentByType = [Int](repeating: 0, count: 256)
 
-    /// Set when the loop should return from `lws_service` and tear down.
-    var stopping = false
+    /// Set when the loop should end and tear down (`requestStop`).
+    private(set) var stopping = false
+    /// The libev loop lws runs on (nil: lws's own poll loop, which returns from
+    /// `lws_service` after each turn so `stopping` is checked there).
+    var eventLoop: UnsafeMutableRawPointer?
+    /// ev_break was called: nothing more is scheduled.
+    private var loopBroken = false
     /// After `shutdown`: when the drain ends at the latest.
     var drainDeadline: UInt64?
-    /// The lws timer that wakes the loop at the core's next deadline.
-    private(set) lazy var timer = LWSTimer(owner: self)
+    /// The timer that wakes the loop at the core's next deadline: libev's own with an event
+    /// loop (see `EVTimer`), else an lws timer.
+    private lazy var lwsTimer = LWSTimer(owner: self)
+    private lazy var evTimer: EVTimer? = eventLoop.map { EVTimer(loop: $0, owner: self) }
+
+    private func scheduleTimer(afterMicroseconds microseconds: Int64) {
+        if let evTimer {
+            evTimer.schedule(afterMicroseconds: microseconds)
+        } else if let context {
+            lwsTimer.schedule(on: context, afterMicroseconds: microseconds)
+        }
+    }
+
+    /// Frees the libev timer while its loop still exists (the service thread, at the end).
+    func releaseEventTimer() { evTimer = nil }
     var timerArmedAt: UInt64?
 
     init(options: ServerOptions, certificateSHA256: [UInt8], store: ServerStateStore, logger: Logger) throws {
@@ -186,7 +204,7 @@ final class ServerLoop: LWSTimerOwner, @unchecked Sendable {
         _ = connection.discardQueue()
         connections[connection.id] = nil
         signallingSockets -= 1
-        if stopping == false, drainDeadline != nil, connections.isEmpty { stopping = true }
+        if drainDeadline != nil, connections.isEmpty { requestStop() }
     }
 
     /// One complete chunk of a received WebSocket message (see RECEIVE in the callback).
@@ -266,16 +284,39 @@ final class ServerLoop: LWSTimerOwner, @unchecked Sendable {
                 lws_set_timeout(connection.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC)
             }
         }
+        if stopping {
+            // Scheduled by requestStop: leave libev's loop from a timer turn, on its thread.
+            if let eventLoop, !loopBroken {
+                loopBroken = true
+                CParleyShims_ev_break(eventLoop)
+            }
+            return
+        }
         if let drain = drainDeadline, now >= drain {
-            stopping = true
+            requestStop()
+            return
         }
         feed(.tick)
+    }
+
+    /// Ends the service loop: the poll loop sees `stopping`; libev's loop is broken from the
+    /// next timer turn.
+    func requestStop() {
+        guard !stopping else { return }
+        stopping = true
+        guard let context else { return }
+        if eventLoop != nil {
+            timerArmedAt = nil
+            scheduleTimer(afterMicroseconds: 0)
+        } else {
+            lws_cancel_service(context)
+        }
     }
 
     /// Schedules the timer at the earliest of the core's deadline, the next upgrade deadline
     /// and the drain deadline.
     func armTimer() {
-        guard let context else { return }
+        guard let context, !stopping else { return }
         var next = core.nextDeadline?.nanoseconds
         if let upgrade = upgradeDeadlines.first?.at { next = min(next ?? .max, upgrade) }
         if let drain = drainDeadline { next = min(next ?? .max, drain) }
@@ -283,7 +324,7 @@ final class ServerLoop: LWSTimerOwner, @unchecked Sendable {
         timerArmedAt = at
         let now = Self.now()
         let delayMicroseconds = at > now ? Int64(clamping: (at - now) / 1000 + 1) : 0
-        timer.schedule(on: context, afterMicroseconds: delayMicroseconds)
+        scheduleTimer(afterMicroseconds: delayMicroseconds)
     }
 
     // MARK: Commands from other threads
@@ -334,7 +375,7 @@ final class ServerLoop: LWSTimerOwner, @unchecked Sendable {
         logger.info("draining: telling devices and closing connections", metadata: ["connections": "\(core.connectionCount)"])
         drainDeadline = Self.now() + options.drainTimeout.nanoseconds
         feed(.shutdown)
-        if connections.isEmpty { stopping = true }
+        if connections.isEmpty { requestStop() }
     }
 
     func snapshot() -> ServerMetricsSnapshot {

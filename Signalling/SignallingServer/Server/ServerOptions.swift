@@ -28,6 +28,11 @@ public struct ServerOptions: Sendable {
     public var refusalHeadroom = 64
     /// Limits and timeouts of the signalling core.
     public var core = ServerConfiguration()
+    /// lws's event loop: `libev` (epoll; the default) or lws's own `poll` loop, whose every
+    /// wakeup walks all open sockets (fine for a few hundred devices, not for thousands).
+    public var eventLoop: EventLoop = .libev
+
+    public enum EventLoop: String, Sendable, CaseIterable { case libev, poll }
 
     public init() {}
 

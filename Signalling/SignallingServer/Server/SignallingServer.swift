@@ -82,9 +82,31 @@ public final class SignallingServer: @unchecked Sendable {
         info.options = UInt64(LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT) | UInt64(LWS_SERVER_OPTION_EXPLICIT_VHOSTS)
             | UInt64(LWS_SERVER_OPTION_DISABLE_IPV6)
         info.user = Unmanaged.passUnretained(loop).toOpaque()
-        info.fd_limit_per_thread = UInt32(options.core.maxConnections + options.refusalHeadroom + AdapterTuning.maxMetricsSockets + 64)
+        // epoll through libev, on a loop Parley owns: a wakeup costs per ready socket, not per
+        // open socket (lws's poll loop walks every socket on every wakeup; DESIGN_NOTES.md).
+        // Owning the loop also keeps lws from installing its own SIGINT watcher.
+        var foreignLoops: [UnsafeMutableRawPointer?] = [nil]
+        if options.eventLoop == .libev {
+            guard let eventLoop = CParleyShims_ev_loop_new() else {
+                state.withLock { $0 = .stopped }
+                throw SignallingServerError("libev could not create an event loop")
+            }
+            info.options |= UInt64(LWS_SERVER_OPTION_LIBEV)
+            foreignLoops[0] = eventLoop
+            loop.eventLoop = eventLoop
+        }
+        // fd_limit_per_thread stays 0: lws then sizes its socket table from the open-file limit
+        // and finds a socket's wsi by index. A limit below the open-file limit switches lws
+        // 4.1.6 to a linear search of the table on every event (measured: 35% of a core for
+        // 6000 idle devices pinging every 25 s). The connection cap is ours (admitSocket).
         info.timeout_secs = UInt32(max(1, options.core.handshakeTimeout.components.seconds))
-        guard let context = lws_create_context(&info) else {
+        let created: OpaquePointer? = foreignLoops.withUnsafeMutableBufferPointer { loops in
+            if loops[0] != nil { info.foreign_loops = loops.baseAddress }
+            return lws_create_context(&info)
+        }
+        guard let context = created else {
+            if let eventLoop = loop.eventLoop { CParleyShims_ev_loop_destroy(eventLoop) }
+            loop.eventLoop = nil
             state.withLock { $0 = .stopped }
             throw SignallingServerError("libwebsockets could not create its context (see the log above)")
         }
@@ -97,6 +119,7 @@ public final class SignallingServer: @unchecked Sendable {
         } catch {
             lws_context_destroy(context)
             loop.context = nil
+            if let eventLoop = loop.eventLoop { CParleyShims_ev_loop_destroy(eventLoop) }
             state.withLock { $0 = .stopped }
             throw error
         }
@@ -105,10 +128,18 @@ public final class SignallingServer: @unchecked Sendable {
         finished.enter()
         let spawned = spawnServiceThread { [loop, finished] in
             guard let context = loop.context else { return finished.leave() }
-            while !loop.stopping {
-                if lws_service(context, 0) < 0 { break }
+            if let eventLoop = loop.eventLoop {
+                // Runs until requestStop breaks it; then lws is torn down outside the loop
+                // (libev closes synchronously, nothing needs the loop after ev_break).
+                CParleyShims_ev_run(eventLoop)
+            } else {
+                while !loop.stopping {
+                    if lws_service(context, 0) < 0 { break }
+                }
             }
             lws_context_destroy(context)
+            loop.releaseEventTimer()
+            if let eventLoop = loop.eventLoop { CParleyShims_ev_loop_destroy(eventLoop) }
             loop.context = nil
             finished.leave()
         }
@@ -117,6 +148,8 @@ public final class SignallingServer: @unchecked Sendable {
         case let .failure(error):
             lws_context_destroy(context)
             loop.context = nil
+            loop.releaseEventTimer()
+            if let eventLoop = loop.eventLoop { CParleyShims_ev_loop_destroy(eventLoop) }
             state.withLock { $0 = .stopped }
             finished.leave()
             throw SignallingServerError("cannot start the service thread: \(error)")

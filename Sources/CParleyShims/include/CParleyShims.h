@@ -61,4 +61,20 @@ int CParleyShims_verify_leaf_sha256(void *x509_store_ctx, unsigned char sha256[3
  * nonzero, X509_V_ERR_CERT_REJECTED otherwise. */
 void CParleyShims_verify_set_result(void *x509_store_ctx, int accept);
 
+/* libev, for lws's libev event library with a loop Parley owns ("foreign" to lws): one
+ * loop per lws context and thread. ev_run returns after ev_break, which must be called
+ * on the loop's own thread (from an lws callback or timer). */
+void *CParleyShims_ev_loop_new(void);
+int CParleyShims_ev_backend_is_epoll(void *loop);
+void CParleyShims_ev_run(void *loop);
+void CParleyShims_ev_break(void *loop);
+void CParleyShims_ev_loop_destroy(void *loop);
+
+/* A one-shot timer on a libev loop (lws 4.1.6's libev glue does not move its own timer
+ * earlier once armed). schedule replaces any earlier schedule; free stops it first.
+ * Loop thread only. */
+void *CParleyShims_ev_timer_new(void (*callback)(void *context), void *context);
+void CParleyShims_ev_timer_schedule(void *loop, void *timer, double seconds);
+void CParleyShims_ev_timer_free(void *loop, void *timer);
+
 #endif

@@ -66,8 +66,9 @@ public final class SignallingLoop: LWSTimerOwner, @unchecked Sendable {
     /// Sockets beyond `maxConnections` for lws's own use (the cancel pipe).
     static let reservedSockets = 16
 
-    /// Creates the context and starts the service thread. `maxConnections` sizes lws's
-    /// socket table (`fd_limit_per_thread`); the process's open-file limit still applies.
+    /// Creates the context and starts the service thread. `maxConnections` is how many
+    /// clients the loop is meant to carry; lws's socket table follows the process's
+    /// open-file limit, which is what actually bounds it.
     public init(maxConnections: Int = 64, closeGrace: Duration = .seconds(2),
                 logger: Logger = Logger(label: "parley.signalling-loop")) throws(SignallingClientError) {
         guard maxConnections >= 1, maxConnections <= Int(Int32.max) - SignallingLoop.reservedSockets else {
@@ -91,7 +92,8 @@ public final class SignallingLoop: LWSTimerOwner, @unchecked Sendable {
         info.gid = -1
         info.uid = -1
         info.options = UInt64(LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT) | UInt64(LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS)
-        info.fd_limit_per_thread = UInt32(maxConnections + SignallingLoop.reservedSockets)
+        // fd_limit_per_thread stays 0 (lws sizes its socket table from the open-file limit):
+        // a smaller value makes lws 4.1.6 search the table linearly on every event.
         info.count_threads = 1
         // Unretained: the service thread holds the loop until the context is destroyed.
         info.user = Unmanaged.passUnretained(self).toOpaque()
