@@ -23,6 +23,9 @@ enum AdapterTuning {
     /// relayed 512-byte blob in one piece and costs 2.5 KB less per idle connection than
     /// lws's 4 KiB default (BENCHMARKS.md); a 32 KiB message arrives in 33 pieces.
     static let rxBufferSize = 1024
+    /// The most lws hands to TLS in one write (0 would mean rx_buffer_size): a whole batch
+    /// of frames (`WebSocketBatchWriter.targetBytes`) or the largest message with its header.
+    static let txPacketSize = 64 * 1024
     /// WebSocket frames (fragments) one message may arrive in; more is a fragment flood and
     /// is refused with `malformed`. lws's receive chunks of one frame (one per TLS record or
     /// rx buffer) are not counted: a peer sending small TLS records is not flooding.

@@ -49,6 +49,8 @@ public final class SignallingServer: @unchecked Sendable {
         protocols[0].callback = signallingCallback
         protocols[0].per_session_data_size = 0
         protocols[0].rx_buffer_size = AdapterTuning.rxBufferSize
+        // Without it lws cuts every write to rx_buffer_size: a batch must go out whole.
+        protocols[0].tx_packet_size = AdapterTuning.txPacketSize
         protocols[0].id = ProtocolID.signalling
         metricsProtocols = .allocate(capacity: 2)
         metricsProtocols.initialize(repeating: lws_protocols(), count: 2)

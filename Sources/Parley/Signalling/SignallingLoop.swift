@@ -84,6 +84,9 @@ public final class SignallingLoop: LWSTimerOwner, @unchecked Sendable {
         protocols[0].name = UnsafePointer(protocolName)
         protocols[0].callback = signallingClientCallback
         protocols[0].per_session_data_size = 0
+        // The most lws hands to TLS in one write; without it lws cuts writes to its 4 KiB
+        // service buffer and a batch (WebSocketBatchWriter) goes out in pieces.
+        protocols[0].tx_packet_size = 64 * 1024
 
         var info = lws_context_creation_info()
         info.port = CONTEXT_PORT_NO_LISTEN
