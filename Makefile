@@ -43,9 +43,14 @@ fuzz-smoke: deps
 	FUZZ_SECONDS=$(SMOKE_FUZZ_SECONDS) bash Tests/Fuzz/run.sh
 
 ## Benchmarks print their figures beside the baseline measured in the same run.
+## relay and connections start the parley-signal built beside parley-bench; connections
+## holds 19000 connections if the hard open-file limit allows, fewer (with a note) if not.
 bench: deps
 	swift run -c release parley-bench crypto
 	swift run -c release parley-bench signalling-core
+	swift build -c release --product parley-signal
+	swift run -c release parley-bench relay
+	swift run -c release parley-bench connections
 
 ## Longer fuzzing: make fuzz FUZZ_SECONDS=600
 fuzz: deps

@@ -70,7 +70,8 @@ let package = Package(
         .executableTarget(
             name: "ParleyBench",
             dependencies: ["ParleyCrypto", "ParleyProtocol", "SignallingCore", "SignallingServer", "Parley", "CSodium",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")],
             path: "Sources/ParleyBench"
         ),
         .executableTarget(

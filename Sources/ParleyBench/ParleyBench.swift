@@ -9,6 +9,7 @@ struct ParleyBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley-bench",
         abstract: "Benchmarks of Parley's layers, each printed beside its baseline from the same run.",
-        subcommands: [CryptoCommand.self, SignallingCoreCommand.self]
+        subcommands: [CryptoCommand.self, SignallingCoreCommand.self, RelayCommand.self, ConnectionsCommand.self,
+                      ConnectionsWorkerCommand.self]
     )
 }

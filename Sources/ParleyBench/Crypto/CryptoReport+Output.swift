@@ -54,13 +54,9 @@ extension CryptoReport {
         String(format: value >= 100 ? "%.0f" : "%.1f", value)
     }
 
-    private func pad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
-    }
+    private func pad(_ text: String, _ width: Int) -> String { TextColumns.left(text, width) }
 
-    private func lpad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? " " + text : String(repeating: " ", count: width - text.count) + text
-    }
+    private func lpad(_ text: String, _ width: Int) -> String { TextColumns.right(text, width) }
 }
 
 extension CryptoReport.Environment {
