@@ -32,11 +32,13 @@ final class ClientSmokeTests: XCTestCase {
     }
 
     private func client(_ recorder: ClientRecorder, identity: DeviceIdentity = DeviceIdentity(), trust: ServerTrust? = nil,
-                        host: String = "127.0.0.1", realm: String = "home", maxAttempts: Int? = 0) throws -> SignallingClient {
-        let configuration = SignallingClientConfiguration(
+                        host: String = "127.0.0.1", realm: String = "home", maxAttempts: Int? = 0,
+                        localAddress: String? = nil) throws -> SignallingClient {
+        var configuration = SignallingClientConfiguration(
             url: "wss://\(host):\(fixture.port)/", trust: trust ?? .pinned(sha256: fixture.pin), realm: realm,
             connectTimeout: .seconds(5),
             reconnect: ReconnectPolicy(maxAttempts: maxAttempts, backoff: ReconnectBackoff(baseDelay: .milliseconds(10), maxDelay: .milliseconds(50))))
+        configuration.localAddress = localAddress
         return try SignallingClient(configuration: configuration, identity: identity, loop: loop, logger: Self.quietLogger,
                                     handler: recorder.record)
     }
@@ -121,6 +123,25 @@ final class ClientSmokeTests: XCTestCase {
         }
         let received = bobEvents.all.compactMap { if case let .message(.signal(_, payload)) = $0 { payload } else { nil } }
         XCTAssertEqual(received, sent, "every message once, in order, byte for byte")
+    }
+
+    /// Load generators spread connections over source addresses; an address the machine
+    /// does not have cannot be bound and the connection fails as unreachable.
+    func testLocalAddressIsUsedAndAForeignOneFails() throws {
+        let bound = ClientRecorder()
+        let alice = try client(bound, localAddress: "127.0.0.2")
+        alice.start()
+        _ = try bound.waitForOnline()
+        alice.stop()
+
+        let foreign = ClientRecorder()
+        let bob = try client(foreign, localAddress: "192.0.2.1")  // TEST-NET-1: not on this machine
+        bob.start()
+        let reason = try foreign.waitFor { state -> SignallingClientError? in
+            if case let .stopped(error) = state { return error } else { return nil }
+        }
+        XCTAssertEqual(reason.code, .serverUnreachable)
+        XCTAssertFalse(foreign.states.contains(.authenticating))
     }
 
     func testWrongPinIsRefusedInTheHandshake() throws {

@@ -150,7 +150,8 @@ public final class SignallingClient: @unchecked Sendable {
         switch action {
         case .connect:
             transport?.close(.normal("superseded"))
-            let next = SignallingTransport(client: self, loop: loop, url: url, trust: configuration.trust)
+            let next = SignallingTransport(client: self, loop: loop, url: url, trust: configuration.trust,
+                                           localAddress: configuration.localAddress)
             transport = next
             logger.debug("connecting", metadata: ["url": "\(url)"])
             next.open()

@@ -69,6 +69,10 @@ public struct SignallingClientConfiguration: Sendable {
     /// square of the realm size. Off, only `.presenceChanged` events are emitted (for
     /// updates; snapshots are not reported).
     public var tracksPresence: Bool
+    /// The local IPv4 address to connect from (nil: any). Load generators spread many
+    /// connections over several source addresses (127.0.0.2, 127.0.0.3, ...) to get past
+    /// the ephemeral ports of one.
+    public var localAddress: String?
 
     public init(url: String, trust: ServerTrust, realm: String, enrollmentCode: String = "",
                 maxSendQueueBytes: Int = 1 << 20, connectTimeout: Duration = .seconds(15),

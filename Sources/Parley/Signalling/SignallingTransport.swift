@@ -26,6 +26,8 @@ final class SignallingTransport: @unchecked Sendable {
     let loop: SignallingLoop
     let url: SignallingURL
     let trust: ServerTrust
+    /// The local address to bind to, if any.
+    private let localAddress: String?
     private(set) var stage = Stage.resolving
     /// The current socket; callbacks of earlier sockets of this attempt (other addresses)
     /// are ignored except for releasing their reference.
@@ -59,7 +61,8 @@ final class SignallingTransport: @unchecked Sendable {
     /// A reassembly buffer grown past this is released after its message.
     static let keptReceiveCapacity = 4096
 
-    init(client: SignallingClient, loop: SignallingLoop, url: SignallingURL, trust: ServerTrust) {
+    init(client: SignallingClient, loop: SignallingLoop, url: SignallingURL, trust: ServerTrust, localAddress: String? = nil) {
+        self.localAddress = localAddress
         self.client = client
         self.loop = loop
         self.url = url
@@ -118,7 +121,7 @@ final class SignallingTransport: @unchecked Sendable {
             vhost = caVhost
             serverName = name ?? url.host
         }
-        let strings = CStrings([address, url.path, serverName, SignallingLoop.subprotocol, "http/1.1"])
+        let strings = CStrings([address, url.path, serverName, SignallingLoop.subprotocol, "http/1.1", localAddress ?? ""])
         var info = lws_client_connect_info()
         info.context = loop.context
         info.address = strings[0]
@@ -132,6 +135,8 @@ final class SignallingTransport: @unchecked Sendable {
         info.protocol = strings[3]
         info.alpn = strings[4]
         info.vhost = vhost
+        // Bind the socket to this local address (lws: an interface name or IP).
+        if localAddress != nil { info.iface = strings[5] }
         info.opaque_user_data = Unmanaged.passRetained(self).toOpaque()
         loop.liveTransports += 1
         connectInFlight = true

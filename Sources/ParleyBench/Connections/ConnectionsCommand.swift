@@ -98,10 +98,9 @@ struct ConnectionsCommand: ParsableCommand {
             throw BenchmarkError(workload: "connections", problem: "the open-file limit \(hardLimit ?? 0) leaves no room")
         }
         let ports = ProcFS.ephemeralPorts()
-        if let ports, full > ports.count - ConnectionsCommand.ephemeralPortReserve {
-            throw BenchmarkError(workload: "connections", problem: "\(full) connections from 127.0.0.1 to one port need more ephemeral "
-                                 + "ports than \(ports.lowerBound)-\(ports.upperBound) holds; spreading them over several source "
-                                 + "addresses needs a local-address option in SignallingClientConfiguration, which it does not have")
+        if let ports, full / processes > ports.count - ConnectionsCommand.ephemeralPortReserve {
+            throw BenchmarkError(workload: "connections", problem: "\(full / processes) connections per worker from one source address "
+                                 + "need more ephemeral ports than \(ports.lowerBound)-\(ports.upperBound) holds: use more --processes")
         }
 
         var report = ConnectionsReport(

@@ -71,8 +71,8 @@ extension ConnectionsReport {
         lines.append("server: \(settings.server); max_connections \(settings.maxConnections), refusal_headroom "
                      + "\(settings.refusalHeadroom); hard RLIMIT_NOFILE of this process \(settings.hardOpenFileLimit.map(String.init) ?? "unlimited") "
                      + "(server and workers raise their soft limit to it)")
-        lines.append("addresses: every connection from 127.0.0.1 to 127.0.0.1 (ephemeral ports \(settings.ephemeralPorts ?? "unknown")); "
-                     + "the Parley client has no source-address option")
+        lines.append("addresses: worker n connects from 127.0.0.(2+n) to 127.0.0.1, each source with its own ephemeral ports "
+                     + "(\(settings.ephemeralPorts ?? "unknown"))")
         if !environment.optimizedBuild {
             lines.append("WARNING: debug build; these figures are meaningless. Use: swift run -c release parley-bench connections")
         }

@@ -25,6 +25,8 @@ struct ConnectionsWorkerCommand: ParsableCommand {
     @Option var pending: Int
     /// Tells the workers' realm names apart.
     @Option var index: Int
+    /// The local address this worker's connections come from (127.0.0.2, 127.0.0.3, ...).
+    @Option var source: String?
 
     /// Status lines while connecting, and once the connections are up.
     static let rampReportInterval: UInt64 = 250_000_000
@@ -91,9 +93,10 @@ struct ConnectionsWorkerCommand: ParsableCommand {
     }
 
     private func makeClient(number: Int, pin: [UInt8], loop: SignallingLoop, tally: WorkerTally, logger: Logger) throws -> SignallingClient {
-        let configuration = SignallingClientConfiguration(
+        var configuration = SignallingClientConfiguration(
             url: "wss://127.0.0.1:\(port)/", trust: .pinned(sha256: pin), realm: "idle-\(index)-\(number)",
             reconnect: ConnectionsWorkerCommand.reconnect, tracksPresence: false)
+        configuration.localAddress = source
         let tracker = OnlineTracker(tally: tally)
         return try SignallingClient(configuration: configuration, identity: DeviceIdentity(), loop: loop, logger: logger) {
             if case let .stateChanged(state) = $0 { tracker.changed(to: state) }

@@ -12,6 +12,9 @@ final class WorkerPool {
     /// Each worker's share of the connections.
     let shares: [Int]
 
+    /// Worker n connects from 127.0.0.(2 + n): each source address has its own ephemeral ports.
+    static func sourceAddress(worker: Int) -> String { "127.0.0.\(2 + worker % 250)" }
+
     /// Starts `shares.count` workers of this executable against `port`.
     init(shares: [Int], port: Int, pin: String, ratePerWorker: Double, pending: Int) throws {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
@@ -20,7 +23,8 @@ final class WorkerPool {
             workers.append(try ChildProcess(
                 executable: executable,
                 arguments: ["connections-worker", "--port", "\(port)", "--pin", pin, "--count", "\(share)",
-                            "--rate", "\(ratePerWorker)", "--pending", "\(pending)", "--index", "\(index)"],
+                            "--rate", "\(ratePerWorker)", "--pending", "\(pending)", "--index", "\(index)",
+                            "--source", WorkerPool.sourceAddress(worker: index)],
                 standardInput: .pipe, standardOutput: .pipe, standardError: .inherit))
         }
         self.workers = workers
