@@ -110,7 +110,9 @@ public final class SignallingServer: @unchecked Sendable {
             if let eventLoop = loop.eventLoop { CParleyShims_ev_loop_destroy(eventLoop) }
             loop.eventLoop = nil
             state.withLock { $0 = .stopped }
-            throw SignallingServerError("libwebsockets could not create its context (see the log above)")
+            throw SignallingServerError(options.eventLoop == .libev
+                ? "libwebsockets could not create its context on libev: is the libwebsockets-evlib-ev package installed (make deps)? Or set event_loop = poll"
+                : "libwebsockets could not create its context (see the log above)")
         }
         loop.context = context
 
