@@ -38,7 +38,8 @@ let package = Package(
 
         // What the lws server and client share: the lws timer, the service thread, LWS_PRE.
         .target(name: "ParleyLWS", dependencies: ["CWebSockets", "CParleyShims",
-                                                  .product(name: "DequeModule", package: "swift-collections")]),
+                                                  .product(name: "DequeModule", package: "swift-collections"),
+                                                  .product(name: "Logging", package: "swift-log")]),
 
         // parley-signal: the libwebsockets adapter around SignallingCore (a library, so
         // tests run it in process) and the command-line executable.

@@ -79,7 +79,7 @@ public final class SignallingServer: @unchecked Sendable {
             guard state == .created else { throw SignallingServerError("the server was already started") }
             state = .running
         }
-        lws_set_log_level(Int32(LLL_ERR) | Int32(LLL_WARN), lwsLogToLogger)
+        routeLWSLogs()
         var info = lws_context_creation_info()
         info.options = UInt64(LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT) | UInt64(LWS_SERVER_OPTION_EXPLICIT_VHOSTS)
             | UInt64(LWS_SERVER_OPTION_DISABLE_IPV6)
@@ -252,15 +252,3 @@ public final class SignallingServer: @unchecked Sendable {
         return true
     }
 }
-
-/// lws's own warnings and errors, as log lines (no payloads pass through lws logging).
-func lwsLogToLogger(_ level: Int32, _ line: UnsafePointer<CChar>?) {
-    guard let line else { return }
-    var text = String(cString: line)
-    while text.last == "\n" { text.removeLast() }
-    lwsLogger.withLock { logger in
-        if level & Int32(LLL_ERR) != 0 { logger.error("lws: \(text)") } else { logger.warning("lws: \(text)") }
-    }
-}
-
-let lwsLogger = Mutex(Logger(label: "parley-signal.lws"))

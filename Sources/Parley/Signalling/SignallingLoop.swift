@@ -88,6 +88,7 @@ public final class SignallingLoop: LWSTimerOwner, @unchecked Sendable {
         // service buffer and a batch (WebSocketBatchWriter) goes out in pieces.
         protocols[0].tx_packet_size = 64 * 1024
 
+        routeLWSLogs()
         var info = lws_context_creation_info()
         info.port = CONTEXT_PORT_NO_LISTEN
         info.protocols = UnsafePointer(protocols)
