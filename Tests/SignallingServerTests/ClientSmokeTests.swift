@@ -43,6 +43,34 @@ final class ClientSmokeTests: XCTestCase {
                                     handler: recorder.record)
     }
 
+    /// Two online clients with an accepted call between them (invite, incomingCall, ringing,
+    /// accept), the call ID made of `idByte`.
+    private func connectedCall(_ idByte: UInt8) throws
+        -> (SignallingClient, ClientRecorder, SignallingClient, ClientRecorder, CallID) {
+        let aliceEvents = ClientRecorder(), bobEvents = ClientRecorder()
+        let alice = try client(aliceEvents), bob = try client(bobEvents)
+        alice.start()
+        bob.start()
+        _ = try aliceEvents.waitForOnline()
+        _ = try bobEvents.waitForOnline()
+        let call = try CallID(bytes: [UInt8](repeating: idByte, count: 16))
+        try alice.send(.invite(callee: bob.deviceID, callID: call, payload: [1, 2, 3]))
+        try bobEvents.waitFor { $0.contains(.message(.incomingCall(caller: alice.deviceID, callID: call, payload: [1, 2, 3]))) }
+        try aliceEvents.waitFor { $0.contains(.message(.ringing(callID: call))) }
+        try bob.send(.accept(callID: call, payload: [4, 5]))
+        try aliceEvents.waitFor { $0.contains(.message(.accept(callID: call, payload: [4, 5]))) }
+        return (alice, aliceEvents, bob, bobEvents, call)
+    }
+
+    /// The payloads of the first `count` signals `recorder` received, in arrival order.
+    private func signals(receivedBy recorder: ClientRecorder, count: Int) throws -> [[UInt8]] {
+        func payloads(_ events: [SignallingEvent]) -> [[UInt8]] {
+            events.compactMap { if case let .message(.signal(_, payload)) = $0 { payload } else { nil } }
+        }
+        try recorder.waitFor { payloads($0).count >= count }
+        return payloads(recorder.all)
+    }
+
     func testPinnedClientReachesOnline() throws {
         let recorder = ClientRecorder()
         let identity = DeviceIdentity()
@@ -75,24 +103,10 @@ final class ClientSmokeTests: XCTestCase {
     }
 
     func testCallIsRelayedBetweenTwoClients() throws {
-        let aliceEvents = ClientRecorder(), bobEvents = ClientRecorder()
-        let alice = try client(aliceEvents), bob = try client(bobEvents)
-        alice.start()
-        bob.start()
-        _ = try aliceEvents.waitForOnline()
-        _ = try bobEvents.waitForOnline()
-        let call = try CallID(bytes: [UInt8](repeating: 0x77, count: 16))
-        try alice.send(.invite(callee: bob.deviceID, callID: call, payload: [1, 2, 3]))
-        try bobEvents.waitFor { $0.contains(.message(.incomingCall(caller: alice.deviceID, callID: call, payload: [1, 2, 3]))) }
-        try aliceEvents.waitFor { $0.contains(.message(.ringing(callID: call))) }
-        try bob.send(.accept(callID: call, payload: [4, 5]))
-        try aliceEvents.waitFor { $0.contains(.message(.accept(callID: call, payload: [4, 5]))) }
+        let (alice, aliceEvents, bob, bobEvents, call) = try connectedCall(0x77)
         let large = (0..<SignalLimits.maxSignalPayloadBytes).map { UInt8(truncatingIfNeeded: $0) }
         for index in 0..<20 { try alice.send(.signal(callID: call, payload: index == 10 ? large : [UInt8(index)])) }
-        try bobEvents.waitFor { events in
-            events.compactMap { if case let .message(.signal(_, payload)) = $0 { payload } else { nil } }.count == 20
-        }
-        let received = bobEvents.all.compactMap { if case let .message(.signal(_, payload)) = $0 { payload } else { nil } }
+        let received = try signals(receivedBy: bobEvents, count: 20)
         XCTAssertEqual(received, (0..<20).map { $0 == 10 ? large : [UInt8($0)] }, "in order, the largest payload intact")
         try bob.send(.hangup(callID: call))
         try aliceEvents.waitFor { $0.contains(.message(.callEnded(callID: call, outcome: .hungUp))) }
@@ -101,27 +115,14 @@ final class ClientSmokeTests: XCTestCase {
     /// Messages queued faster than the socket drains go out framed in batches (several frames
     /// per TLS record, masked by the client); every length encoding must survive that.
     func testBurstOfMessagesOfEveryLengthEncodingArrivesInOrderIntact() throws {
-        let aliceEvents = ClientRecorder(), bobEvents = ClientRecorder()
-        let alice = try client(aliceEvents), bob = try client(bobEvents)
-        alice.start()
-        bob.start()
-        _ = try aliceEvents.waitForOnline()
-        _ = try bobEvents.waitForOnline()
-        let call = try CallID(bytes: [UInt8](repeating: 0x78, count: 16))
-        try alice.send(.invite(callee: bob.deviceID, callID: call, payload: [1]))
-        try bobEvents.waitFor { $0.contains(.message(.incomingCall(caller: alice.deviceID, callID: call, payload: [1]))) }
-        try bob.send(.accept(callID: call, payload: [2]))
-        try aliceEvents.waitFor { $0.contains(.message(.accept(callID: call, payload: [2]))) }
+        let (alice, _, _, bobEvents, call) = try connectedCall(0x78)
         // Payload lengths around the 7-bit and 16-bit frame length boundaries, and the largest.
         let lengths = [1, 103, 104, 700, 16_000, SignalLimits.maxSignalPayloadBytes]
         let sent = (0..<60).map { index in  // about 500 KB: within the client's 1 MiB queue
             (0..<lengths[index % lengths.count]).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index) }
         }
         for payload in sent { try alice.send(.signal(callID: call, payload: payload)) }
-        try bobEvents.waitFor { events in
-            events.compactMap { if case let .message(.signal(_, payload)) = $0 { payload } else { nil } }.count == sent.count
-        }
-        let received = bobEvents.all.compactMap { if case let .message(.signal(_, payload)) = $0 { payload } else { nil } }
+        let received = try signals(receivedBy: bobEvents, count: sent.count)
         XCTAssertEqual(received, sent, "every message once, in order, byte for byte")
     }
 
