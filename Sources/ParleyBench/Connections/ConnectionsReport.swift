@@ -2,7 +2,7 @@ import Foundation
 
 /// Everything `parley-bench connections` measured, as printed and encoded for `--json`.
 /// Memory is in KiB as /proc gives it; the table prints MB (10^6 B) and KB (10^3 B).
-struct ConnectionsReport: Codable {
+struct ConnectionsReport: Codable, JSONReport {
     struct Settings: Codable {
         let processes: Int
         let rate: Double
@@ -119,19 +119,8 @@ extension ConnectionsReport {
             lines.append("\(row.connections) connections: the first reasons clients retried or dropped:")
             lines.append(contentsOf: row.clientNotes.map { "  " + $0 })
         }
-        let logs = measurements.flatMap(\.serverLog)
-        if !logs.isEmpty {
-            lines.append("")
-            lines.append("parley-signal logged \(logs.count) line\(logs.count == 1 ? "" : "s") at warning or worse; the first:")
-            lines.append(contentsOf: logs.prefix(5).map { "  " + $0 })
-        }
+        lines.append(contentsOf: serverLogLines(measurements.flatMap(\.serverLog)))
         return lines.joined(separator: "\n")
     }
 
-    func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        // JSONEncoder emits UTF-8; decoding it back cannot fail.
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
 }

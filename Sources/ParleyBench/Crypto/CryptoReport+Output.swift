@@ -42,13 +42,6 @@ extension CryptoReport {
         return lines.joined(separator: "\n")
     }
 
-    /// The `--json` document: sorted keys, so runs can be diffed.
-    func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        // JSONEncoder emits UTF-8; decoding it back cannot fail.
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
 
     private func number(_ value: Double) -> String {
         String(format: value >= 100 ? "%.0f" : "%.1f", value)

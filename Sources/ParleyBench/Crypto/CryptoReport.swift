@@ -1,6 +1,6 @@
 /// Everything `parley-bench crypto` measured, as printed in the table and encoded
 /// for `--json`. Times are nanoseconds per operation; throughputs are at the median.
-struct CryptoReport: Codable {
+struct CryptoReport: Codable, JSONReport {
     struct Plan: Codable {
         let runs: Int
         let secondsPerRun: Double?

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Everything `parley-bench relay` measured, as printed and encoded for `--json`.
-struct RelayReport: Codable {
+struct RelayReport: Codable, JSONReport {
     struct Settings: Codable {
         let pairs: Int
         let loops: Int
@@ -203,18 +203,8 @@ extension RelayReport {
             lines.append("unexpected events (first \(problems.count)):")
             lines.append(contentsOf: problems.map { "  " + $0 })
         }
-        if !serverLog.isEmpty {
-            lines.append("")
-            lines.append("parley-signal logged \(serverLog.count) line\(serverLog.count == 1 ? "" : "s") at warning or worse; the first:")
-            lines.append(contentsOf: serverLog.prefix(5).map { "  " + $0 })
-        }
+        lines.append(contentsOf: serverLogLines(serverLog))
         return lines.joined(separator: "\n")
     }
 
-    func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        // JSONEncoder emits UTF-8; decoding it back cannot fail.
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
 }
