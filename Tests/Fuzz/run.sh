@@ -20,8 +20,14 @@ build_dir=${FUZZ_BUILD_DIR:-.build-fuzz}
 #   FuzzFrame:      frame max 16384 + 24 = 16408 bytes, plus tamper edits (17 bytes)
 #   FuzzHandshake:  largest handshake message (HandshakeMessage.maxByteCount) 148 bytes
 #   FuzzSignalEnvelope: largest signalling message (SignalLimits.maxMessageBytes) 32813 bytes
-declare -A max_len=([FuzzSealedBlob]=32800 [FuzzFrame]=16432 [FuzzHandshake]=192 [FuzzSignalEnvelope]=32832)
-read -r -a targets <<< "${FUZZ_TARGETS:-FuzzSealedBlob FuzzFrame FuzzHandshake FuzzSignalEnvelope}"
+#   FuzzSessionDescription: largest SDP (SDPLimits.maxBytes) 16384 bytes, plus mode and preset bytes
+#   FuzzMediaReassembly: prelude 6 + 16 frames x 4 + up to 512 steps; 8192 reaches every step kind
+declare -A max_len=([FuzzSealedBlob]=32800 [FuzzFrame]=16432 [FuzzHandshake]=192 [FuzzSignalEnvelope]=32832
+                    [FuzzSessionDescription]=16448 [FuzzMediaReassembly]=8192)
+read -r -a targets <<< "${FUZZ_TARGETS:-FuzzSealedBlob FuzzFrame FuzzHandshake FuzzSignalEnvelope FuzzSessionDescription FuzzMediaReassembly}"
+# Targets that test ParleyProtocol (built with ParleyCrypto as a separate module).
+protocol_targets=" FuzzSignalEnvelope FuzzSessionDescription FuzzMediaReassembly "
+is_protocol_target() { [[ $protocol_targets == *" $1 "* ]]; }
 
 # (libFuzzer reads -max_total_time=0 as "no limit", so 0 is refused too.)
 if [[ ! $fuzz_seconds =~ ^[0-9]+$ ]] || (( 10#$fuzz_seconds < 1 )); then
@@ -65,12 +71,12 @@ build() {
     local binary=$dir/$target
     mkdir -p "$dir"
     local inputs=(Sources/ParleyCrypto Sources/CSodium Tests/Fuzz/FuzzSupport.swift "Tests/Fuzz/$target.swift" Tests/Fuzz/run.sh)
-    [[ $target == FuzzSignalEnvelope ]] && inputs+=(Sources/ParleyProtocol)
+    is_protocol_target "$target" && inputs+=(Sources/ParleyProtocol)
     # Directories too, so an added or removed source file counts as a change.
     if [[ -x $binary && -z $(find "${inputs[@]}" -newer "$binary" | head -n 1) ]]; then
         return 0
     fi
-    if [[ $target == FuzzSignalEnvelope ]]; then
+    if is_protocol_target "$target"; then
         build_protocol_target "$target"
         return
     fi
