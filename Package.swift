@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "SignallingCore", targets: ["SignallingCore"]),
         .library(name: "SignallingServer", targets: ["SignallingServer"]),
         .library(name: "Parley", targets: ["Parley"]),
+        .library(name: "ParleyTesting", targets: ["ParleyTesting"]),
         .executable(name: "parley-signal", targets: ["ParleySignal"]),
         .executable(name: "parley-bench", targets: ["ParleyBench"]),
         .executable(name: "parley-vectors", targets: ["ParleyVectorTool"]),
@@ -59,18 +60,24 @@ let package = Package(
             path: "Signalling/SignallingServer/Command"
         ),
 
-        // The client library: signalling client (lws), later ICE transport and the Call API.
+        // The client library: signalling client (lws), ICE transport (libnice) and the Call API.
         .target(
             name: "Parley",
-            dependencies: ["ParleyProtocol", "ParleyCrypto", "CWebSockets", "CParleyShims", "ParleyLWS",
+            dependencies: ["ParleyProtocol", "ParleyCrypto", "CWebSockets", "CNice", "CParleyShims", "ParleyLWS",
                            .product(name: "DequeModule", package: "swift-collections"),
                            .product(name: "Logging", package: "swift-log")]
+        ),
+
+        // Shipped test support: virtual clock, in-memory and malicious relays, lossy links.
+        .target(
+            name: "ParleyTesting",
+            dependencies: ["ParleyProtocol", "ParleyCrypto", "SignallingCore"]
         ),
 
         // Tools.
         .executableTarget(
             name: "ParleyBench",
-            dependencies: ["ParleyCrypto", "ParleyProtocol", "SignallingCore", "SignallingServer", "Parley", "CSodium",
+            dependencies: ["ParleyCrypto", "ParleyProtocol", "SignallingCore", "SignallingServer", "Parley", "ParleyTesting", "CSodium",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")],
             path: "Sources/ParleyBench"
@@ -88,7 +95,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ParleyProtocolTests",
-            dependencies: ["ParleyProtocol", "ParleyCrypto"]
+            dependencies: ["ParleyProtocol", "ParleyCrypto", "ParleyTesting"]
         ),
         .testTarget(
             name: "SignallingCoreTests",
@@ -106,6 +113,12 @@ let package = Package(
         .testTarget(
             name: "ParleyTests",
             dependencies: ["Parley", "ParleyProtocol", "ParleyCrypto"]
+        ),
+        // libnice over real sockets on loopback (slower than the unit suites).
+        .testTarget(
+            name: "ParleyIceTests",
+            dependencies: ["Parley", "ParleyTesting", "ParleyProtocol", "ParleyCrypto", "CNice",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "NativeLibrariesTests",

@@ -77,4 +77,33 @@ void *CParleyShims_ev_timer_new(void (*callback)(void *context), void *context);
 void CParleyShims_ev_timer_schedule(void *loop, void *timer, double seconds);
 void CParleyShims_ev_timer_free(void *loop, void *timer);
 
+/* libnice glue for Parley's ICE transport (Sources/Parley/ICE). `agent` is a NiceAgent*.
+ * g_object_set is variadic, so agent properties are set here. */
+
+/* Agent properties Parley sets before gathering. Every field is applied. */
+typedef struct {
+    unsigned int stun_pacing_ms;          /* "stun-pacing-timer" (Ta), >= 1 */
+    unsigned int stun_initial_timeout_ms; /* "stun-initial-timeout" (RTO), 20...9999 */
+    unsigned int stun_max_retransmissions;/* "stun-max-retransmissions" (Rc), 1...99 */
+    int ice_tcp;                          /* "ice-tcp" */
+    int force_relay;                      /* "force-relay": only relayed local candidates */
+    int controlling;                      /* "controlling-mode" */
+    const char *stun_server;              /* "stun-server", a numeric IP address, or NULL */
+    unsigned int stun_server_port;        /* "stun-server-port" */
+} CParleyShims_ice_agent_settings;
+
+/* Applies `settings` and turns UPnP off (Debian's libnice enables it; discovery adds
+ * ~200 ms to every gathering and a call never needs a port mapping). */
+void CParleyShims_ice_agent_configure(void *agent, const CParleyShims_ice_agent_settings *settings);
+
+/* Turns libnice's and libstun's debug output off for the process: with NICE_DEBUG or
+ * G_MESSAGES_DEBUG set, libnice prints ICE passwords in its connectivity-check logs. */
+void CParleyShims_ice_disable_debug_output(void);
+
+/* Sets SO_RCVBUF / SO_SNDBUF on a socket (values <= 0 are left alone) and writes what the
+ * kernel granted (getsockopt, the doubled figure Linux reports) into the out-parameters.
+ * Returns 0, or errno of the first failing call. */
+int CParleyShims_set_socket_buffers(int fd, int receive_bytes, int send_bytes,
+                                    int *granted_receive, int *granted_send);
+
 #endif

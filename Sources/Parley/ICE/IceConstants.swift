@@ -1,0 +1,46 @@
+/// Parley's ICE numbers in one place (Signalling/spec-drafts/ice.md, "Constants").
+public enum IceConstants {
+    // MARK: Specification constants
+
+    /// The one ICE stream and its one component that carry every Parley datagram.
+    public static let componentID: UInt32 = 1
+    /// The largest datagram the transport carries: a sealed Parley frame never exceeds it.
+    public static let maxDatagramBytes = 16_408
+    /// The longest candidate attribute accepted (RFC 8839 lines are far shorter; bounds the parser).
+    public static let maxCandidateAttributeBytes = 512
+    /// RFC 8839 `ice-ufrag`: 4 to 256 ice-chars.
+    public static let usernameFragmentLength = 4...256
+    /// RFC 8839 `ice-pwd`: 22 to 256 ice-chars.
+    public static let passwordLength = 22...256
+    /// Length of the local credentials Parley generates (from the OS CSPRNG, not libnice's
+    /// GLib PRNG): 8 ice-chars (48 bits) of ufrag, 32 ice-chars (192 bits) of password.
+    public static let localUsernameFragmentLength = 8
+    public static let localPasswordLength = 32
+    /// Remote candidates a transport accepts by default: the call's limit (PROTOCOL.md, "Call flow").
+    public static let defaultMaxRemoteCandidates = 32
+    /// The highest `maxRemoteCandidates` allowed. libnice 0.1.21 documents 25 remote candidates
+    /// (`NICE_AGENT_MAX_REMOTE_CANDIDATES`) but does not enforce it; what it does bound is the
+    /// check list (`max-connectivity-checks`, 100 pairs), so more remote candidates than that
+    /// could never all be checked.
+    public static let maxRemoteCandidatesLimit = 100
+    /// libnice 0.1.21's limit of TURN servers per component (`NICE_CANDIDATE_MAX_TURN_SERVERS`).
+    public static let maxTurnServers = 8
+
+    /// Consent freshness as libnice 0.1.21 implements RFC 7675 (compile-time constants in
+    /// agent-priv.h, not configurable): a consent check every 5 s ± 20 % (at least 4 s);
+    /// consent is lost 10 s after the last response, so a vanished peer is reported 4 s to
+    /// 10 s after it vanished (measured: 10.0 s when it vanished right after connecting).
+    /// RFC 7675 allows 30 s.
+    public static let consentCheckInterval: Duration = .seconds(5)
+    public static let consentTimeout: Duration = .seconds(10)
+
+    // MARK: Implementation tuning
+
+    /// Datagrams per `sendmmsg` batch; larger batches are sent in chunks of this size.
+    public static let maxBatch = 64
+    /// STUN retransmission start (RTO) and count (Rc) for gathering and checks: 100 ms,
+    /// doubling, 6 retransmissions, so an unanswered pair fails after about 5 s (libnice's
+    /// defaults, 200 ms and 7, take about 20 s: longer than a sensible connect timeout).
+    public static let stunInitialTimeoutMilliseconds: UInt32 = 100
+    public static let stunMaxRetransmissions: UInt32 = 6
+}
