@@ -22,11 +22,12 @@ build_dir=${FUZZ_BUILD_DIR:-.build-fuzz}
 #   FuzzSignalEnvelope: largest signalling message (SignalLimits.maxMessageBytes) 32813 bytes
 #   FuzzSessionDescription: largest SDP (SDPLimits.maxBytes) 16384 bytes, plus mode and preset bytes
 #   FuzzMediaReassembly: prelude 6 + 16 frames x 4 + up to 512 steps; 8192 reaches every step kind
+#   FuzzReliablePacket: frame payload max 16384 bytes + mode byte; sessions chain several packets
 declare -A max_len=([FuzzSealedBlob]=32800 [FuzzFrame]=16432 [FuzzHandshake]=192 [FuzzSignalEnvelope]=32832
-                    [FuzzSessionDescription]=16448 [FuzzMediaReassembly]=8192)
-read -r -a targets <<< "${FUZZ_TARGETS:-FuzzSealedBlob FuzzFrame FuzzHandshake FuzzSignalEnvelope FuzzSessionDescription FuzzMediaReassembly}"
+                    [FuzzSessionDescription]=16448 [FuzzMediaReassembly]=8192 [FuzzReliablePacket]=20000)
+read -r -a targets <<< "${FUZZ_TARGETS:-FuzzSealedBlob FuzzFrame FuzzHandshake FuzzSignalEnvelope FuzzSessionDescription FuzzMediaReassembly FuzzReliablePacket}"
 # Targets that test ParleyProtocol (built with ParleyCrypto as a separate module).
-protocol_targets=" FuzzSignalEnvelope FuzzSessionDescription FuzzMediaReassembly "
+protocol_targets=" FuzzSignalEnvelope FuzzSessionDescription FuzzMediaReassembly FuzzReliablePacket "
 is_protocol_target() { [[ $protocol_targets == *" $1 "* ]]; }
 
 # (libFuzzer reads -max_total_time=0 as "no limit", so 0 is refused too.)
