@@ -146,6 +146,8 @@ public final class CallInitiator {
 /// `consumeConfirm` checks message 3 and returns message 4 and the confirmed keys.
 public final class CallResponder {
     private let identity: DeviceIdentity
+    /// The callee ID in CI: this device's own, except in hostile-relay simulations.
+    private let channelCalleeID: DeviceID
     private let callerID: DeviceID
     private let policy: PeerIdentityPolicy
     private var securityCode: SecurityCode?
@@ -180,9 +182,14 @@ public final class CallResponder {
     }
 
     /// Test vectors and simulations: a given entropy source.
+    ///
+    /// `posingAs` (hostile-relay simulations only, `ParleyTesting.MaliciousRelay`): the
+    /// callee device ID bound into CI instead of this identity's own, which is what a
+    /// relay answering in the dialled device's place must do for sig_init to verify.
     package init(identity: DeviceIdentity, callerID: DeviceID, securityCode: SecurityCode?,
-                 policy: PeerIdentityPolicy = .requireDeviceID, entropy: EntropySource) {
+                 policy: PeerIdentityPolicy = .requireDeviceID, entropy: EntropySource, posingAs: DeviceID? = nil) {
         self.identity = identity
+        self.channelCalleeID = posingAs ?? identity.deviceID
         self.callerID = callerID
         self.policy = policy
         self.securityCode = securityCode
@@ -208,7 +215,7 @@ public final class CallResponder {
         guard peerAD.codeSet == (securityCode != nil) else { throw CryptoError.securityCodeMismatch }
         let peerID = try CallHandshake.checkIdentity(peerAD.identityKey, expected: callerID, policy: policy)
         let sid = peerAD.callID
-        let ci = CallHandshake.channelIdentifier(caller: peerID, callee: identity.deviceID)
+        let ci = CallHandshake.channelIdentifier(caller: peerID, callee: channelCalleeID)
         try Ed25519.verify(invite.signature,
                            of: CallHandshake.inviteSignedData(ci: ci, sid: sid, commitment: invite.commitment, ad: peerAD.encoded),
                            publicKey: peerAD.identityKey)
