@@ -1,0 +1,471 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import ParleyCrypto
+import ParleyProtocol
+import Synchronization
+
+/// What a `Call` handle reads without waiting for the engine thread.
+struct CallSnapshot: Sendable {
+    var state: CallState
+    var sas: ShortAuthenticationString?
+    var path: CandidatePair?
+    var negotiatedMedia: NegotiatedMedia?
+}
+
+/// Where the engine sends a call's signalling messages.
+protocol CallSignallingSink: AnyObject, Sendable {
+    func send(_ message: SignalMessage)
+}
+
+/// One call inside a `ParleyClient`: the `CallCore` (only ever touched on the engine
+/// thread), its ICE transport and its data path, and the streams the application reads.
+final class CallSession: @unchecked Sendable {
+    let callID: CallID
+    let peer: DeviceID
+    let role: CallRole
+    private let core: CallCore
+    private let engine: EngineThread
+    private unowned let client: CallEngineHost
+    private let logger: Logger
+
+    // Engine thread only.
+    private var transport: IceTransport?
+    private var dataPath: DataPath?
+    private var connectWaiters: [CheckedContinuation<Void, any Error>] = []
+
+    private let shared: Mutex<Shared>
+    private struct Shared {
+        var snapshot: CallSnapshot
+        var dataPath: DataPath?
+        var transport: IceTransport?
+        var eventContinuations: [Int: AsyncStream<CallEvent>.Continuation] = [:]
+        var nextContinuation = 0
+        var dataContinuation: AsyncStream<CallData>.Continuation?
+        var dataStream: AsyncStream<CallData>?
+        var droppedDeliveries = 0
+        var counters = CallCounters()
+        var lastReliableStats: ReliableStats?
+        var lastMediaStats: MediaReassemblyStats?
+        var lastIceStats: IceTransportStats?
+        var framesSent = 0
+        var framesReceived = 0
+        var refusedFrames = 0
+    }
+
+    init(core: CallCore, engine: EngineThread, client: CallEngineHost, logger: Logger) {
+        self.core = core
+        self.engine = engine
+        self.client = client
+        callID = core.callID
+        peer = core.peer
+        role = core.role
+        var logger = logger
+        logger[metadataKey: "call"] = "\(core.callID)"
+        self.logger = logger
+        let (data, continuation) = AsyncStream<CallData>.makeStream(bufferingPolicy: .bufferingOldest(CallSession.dataBufferLimit))
+        var initial = Shared(snapshot: CallSnapshot(state: core.state))
+        initial.dataStream = data
+        initial.dataContinuation = continuation
+        shared = Mutex(initial)
+    }
+
+    var snapshot: CallSnapshot { shared.withLock { $0.snapshot } }
+    var isEnded: Bool { snapshot.state.isEnded }
+
+    // MARK: Streams
+
+    func eventStream() -> AsyncStream<CallEvent> {
+        let (stream, continuation) = AsyncStream<CallEvent>.makeStream(bufferingPolicy: .bufferingNewest(256))
+        let ended: CallEnd? = shared.withLock { shared in
+            if case let .ended(end) = shared.snapshot.state { return end }
+            let key = shared.nextContinuation
+            shared.nextContinuation += 1
+            shared.eventContinuations[key] = continuation
+            continuation.onTermination = { [weak self] _ in
+                _ = self?.shared.withLock { $0.eventContinuations.removeValue(forKey: key) }
+            }
+            return nil
+        }
+        if let ended {
+            continuation.yield(.ended(ended))
+            continuation.finish()
+        }
+        return stream
+    }
+
+    /// The stream of direct-path data, created with the session so nothing that
+    /// arrives before the application asks is lost. The first caller gets it; later
+    /// callers get a stream that is already finished.
+    func dataStream() -> AsyncStream<CallData> {
+        let stream = shared.withLock { shared -> AsyncStream<CallData>? in
+            defer { shared.dataStream = nil }
+            return shared.dataStream
+        }
+        if let stream { return stream }
+        let (finished, continuation) = AsyncStream<CallData>.makeStream()
+        continuation.finish()
+        return finished
+    }
+
+    /// Deliveries buffered for a slow `received()` consumer before further ones are dropped (and counted).
+    static let dataBufferLimit = 65_536
+
+    private func deliver(_ data: CallData) {
+        let continuation = shared.withLock { $0.dataContinuation }
+        guard let continuation else { return }
+        if case .dropped = continuation.yield(data) {
+            shared.withLock { $0.droppedDeliveries += 1 }
+        }
+    }
+
+    // MARK: Application operations (any thread)
+
+    func accept(securityCode text: String?, media: MediaPreferences, policy: PeerIdentityPolicy) throws(CallError) {
+        let code: SecurityCode?
+        do {
+            code = try SecurityCode.parse(text)
+        } catch {
+            throw .handshakeFailed(error as? CryptoError ?? .invalidSecurityCode("\(error)"))
+        }
+        defer { code?.erase() }
+        let result: Result<Void, CallError> = engine.sync {
+            do throws(CallError) {
+                try self.core.accept(securityCode: code, media: media, policy: policy, now: MonotonicClock.now())
+                self.pump()
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try result.get()
+    }
+
+    func reject() throws(CallError) {
+        let result: Result<Void, CallError> = engine.sync {
+            do throws(CallError) {
+                try self.core.reject(now: MonotonicClock.now())
+                self.pump()
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try result.get()
+    }
+
+    /// Returns once the call has ended and its keys are erased.
+    func hangUp() {
+        engine.sync {
+            self.guarded { self.core.hangUp(now: MonotonicClock.now()) }
+            self.pump()
+        }
+    }
+
+    func waitUntilConnected() async throws(CallError) {
+        do {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                engine.post {
+                    switch self.core.state {
+                    case .connected: continuation.resume()
+                    case let .ended(end): continuation.resume(throwing: CallSession.error(for: end))
+                    default: self.connectWaiters.append(continuation)
+                    }
+                }
+            }
+        } catch let error as CallError {
+            throw error
+        } catch {
+            throw .invalidState("\(error)")
+        }
+    }
+
+    func withDataPath<T>(_ body: (DataPath) throws(CallSendError) -> T) throws(CallSendError) -> T {
+        guard let path = shared.withLock({ $0.dataPath }) else { throw .notConnected }
+        return try body(path)
+    }
+
+    var stats: CallStats {
+        let path = shared.withLock { $0.dataPath }
+        var stats = CallStats()
+        if let path {
+            stats.framesSent = path.framesSent
+            stats.framesReceived = path.framesReceived
+            stats.refusedFrames = path.refusedFrames
+            stats.reliable = path.reliableStats
+            stats.media = path.mediaStats
+        }
+        shared.withLock { shared in
+            if path == nil {
+                stats.framesSent = shared.framesSent
+                stats.framesReceived = shared.framesReceived
+                stats.refusedFrames = shared.refusedFrames
+                stats.reliable = shared.lastReliableStats
+                stats.media = shared.lastMediaStats
+            }
+            stats.droppedDeliveries = shared.droppedDeliveries
+            stats.signalling = shared.counters
+            stats.ice = shared.lastIceStats
+        }
+        if let transport = shared.withLock({ $0.transport }) { stats.ice = transport.stats }
+        return stats
+    }
+
+    // MARK: Engine thread
+
+    /// Performs what the new core already emitted (the invite, or the ringing state).
+    func start() { pump() }
+
+    /// A signalling message for this call.
+    func handle(_ message: SignalMessage) {
+        guarded { core.handleSignalling(message, now: MonotonicClock.now()) }
+        pump()
+    }
+
+    /// The server connection is gone for good: a call still being set up cannot go on.
+    func signallingLost() {
+        guard core.state != .connected, !core.state.isEnded else { return }
+        guarded { core.hangUp(now: MonotonicClock.now()) }
+        pump()
+    }
+
+    func transportInput(_ input: TransportInput) {
+        if case .connected = input { dataPath?.transportConnected(now: MonotonicClock.now()) }
+        guarded { core.handleTransport(input, now: MonotonicClock.now()) }
+        pump()
+    }
+
+    var nextDeadline: Timestamp? {
+        let now = MonotonicClock.now()
+        return [core.nextDeadline, dataPath?.nextDeadline(now: now)].compactMap { $0 }.min()
+    }
+
+    func service(now: Timestamp) {
+        if let deadline = core.nextDeadline, deadline <= now {
+            guarded { core.handleTimeout(now: now) }
+            pump()
+        }
+        dataPath?.service(now: now)
+    }
+
+    /// Runs `body` (a core step that may seal the goodbye frame) holding the data path's
+    /// lock, so the core's use of the frame sealer never overlaps a send.
+    private func guarded(_ body: () -> Void) {
+        if let dataPath { dataPath.locked(body) } else { body() }
+    }
+
+    /// Performs the core's outputs in order.
+    private func pump() {
+        while let output = core.pollOutput() {
+            switch output {
+            case let .signalling(message):
+                client.sendSignalling(message)
+            case let .transport(command):
+                perform(command)
+            case let .event(event):
+                publish(event)
+            }
+        }
+        shared.withLock { $0.counters = core.counters }
+    }
+
+    private func publish(_ event: CallEvent) {
+        let continuations = shared.withLock { shared -> [AsyncStream<CallEvent>.Continuation] in
+            switch event {
+            case let .stateChanged(state): shared.snapshot.state = state
+            case let .secured(sas, _): shared.snapshot.sas = sas
+            case let .negotiated(media): shared.snapshot.negotiatedMedia = media
+            case let .pathSelected(pair): shared.snapshot.path = pair
+            case .ended: break
+            }
+            return Array(shared.eventContinuations.values)
+        }
+        for continuation in continuations { continuation.yield(event) }
+        switch event {
+        case .stateChanged(.connected):
+            logger.info("call connected", metadata: ["path": "\(core.path.map { "\($0)" } ?? "?")"])
+            resumeWaiters(with: nil)
+        case let .ended(end):
+            logger.info("call ended", metadata: ["end": "\(end)"])
+            resumeWaiters(with: CallSession.error(for: end))
+            let (events, data) = shared.withLock { shared in
+                defer {
+                    shared.eventContinuations = [:]
+                    shared.dataContinuation = nil
+                }
+                return (Array(shared.eventContinuations.values), shared.dataContinuation)
+            }
+            events.forEach { $0.finish() }
+            data?.finish()
+            client.callEnded(self)
+        default:
+            break
+        }
+    }
+
+    private func resumeWaiters(with error: CallError?) {
+        let waiters = connectWaiters
+        connectWaiters = []
+        for waiter in waiters {
+            if let error { waiter.resume(throwing: error) } else { waiter.resume() }
+        }
+    }
+
+    private func perform(_ command: TransportCommand) {
+        switch command {
+        case let .start(controlling):
+            startTransport(controlling: controlling)
+        case let .setRemoteCredentials(credentials):
+            failOnIceError { () throws(IceError) in try transport?.setRemoteCredentials(credentials) }
+        case let .addRemoteCandidate(attribute):
+            do {
+                try transport?.addRemoteCandidate(attribute)
+            } catch {
+                logger.debug("remote candidate refused", metadata: ["reason": "\(error)"])
+            }
+        case .endOfRemoteCandidates:
+            transport?.endOfRemoteCandidates()
+        case let .sendFrame(frame):
+            frame.withUnsafeBytes { _ = transport?.send($0) }
+        case .stop:
+            stopTransport()
+        }
+    }
+
+    private func startTransport(controlling: Bool) {
+        guard transport == nil, let sealer = core.frameSealer, let opener = core.frameOpener else { return }
+        let path: DataPath
+        do {
+            path = try DataPath(
+                sealer: sealer, opener: opener, reliable: client.reliableConfiguration, now: MonotonicClock.now(),
+                deliver: { [weak self] data in self?.deliver(data) },
+                control: { [weak self] payload in
+                    guard let self else { return }
+                    self.engine.post { self.transportInput(.controlFrame(payload)) }
+                },
+                channelFailed: { [weak self] error in
+                    guard let self else { return }
+                    self.engine.post { self.transportInput(.failed("the reliable channel failed: \(error)")) }
+                })
+        } catch {
+            failTransport("the data path could not start: \(error)")
+            return
+        }
+        let transport: IceTransport
+        do {
+            transport = try IceTransport(
+                loop: client.iceLoop, configuration: client.iceConfiguration, controlling: controlling,
+                events: { [weak self] event in
+                    guard let self else { return }
+                    self.engine.post { self.iceEvent(event) }
+                },
+                receive: { [weak path] datagram in path?.receive(datagram, now: MonotonicClock.now()) })
+        } catch {
+            failTransport("\(error)")
+            return
+        }
+        self.transport = transport
+        dataPath = path
+        path.attach(transport)
+        shared.withLock {
+            $0.dataPath = path
+            $0.transport = transport
+        }
+        guarded { core.handleTransport(.started(transport.localCredentials), now: MonotonicClock.now()) }
+        failOnIceError { () throws(IceError) in try transport.gather() }
+    }
+
+    private func iceEvent(_ event: IceTransportEvent) {
+        guard transport != nil else { return }
+        switch event {
+        case let .localCandidate(attribute):
+            if let rewrite = client.localCandidateRewrite {
+                if let rewritten = rewrite(attribute) { transportInput(.localCandidate(rewritten)) }
+            } else {
+                transportInput(.localCandidate(attribute))
+            }
+        case .gatheringComplete:
+            transportInput(.gatheringComplete)
+        case let .selectedPair(pair):
+            if transport?.state == .connected { transportInput(.connected(CallSession.candidatePair(pair))) }
+        case let .stateChanged(state):
+            switch state {
+            case .connected:
+                if let pair = transport?.selectedPair { transportInput(.connected(CallSession.candidatePair(pair))) }
+            case let .failed(error):
+                transportInput(.failed("ICE failed: \(error)"))
+            case .disconnected:
+                transportInput(.consentLost)
+            default:
+                break
+            }
+        }
+    }
+
+    private func failOnIceError(_ body: () throws(IceError) -> Void) {
+        do {
+            try body()
+        } catch {
+            failTransport("\(error)")
+        }
+    }
+
+    private func failTransport(_ reason: String) {
+        guarded { core.handleTransport(.failed(reason), now: MonotonicClock.now()) }
+        pump()
+    }
+
+    private func stopTransport() {
+        let path = dataPath
+        path?.close()
+        shared.withLock { shared in
+            shared.dataPath = nil
+            if let path {
+                shared.framesSent = path.framesSent
+                shared.framesReceived = path.framesReceived
+                shared.refusedFrames = path.refusedFrames
+                shared.lastReliableStats = path.reliableStats
+                shared.lastMediaStats = path.mediaStats
+            }
+            shared.lastIceStats = transport?.stats
+            shared.transport = nil
+        }
+        dataPath = nil
+        transport?.close()
+        transport = nil
+    }
+
+    static func candidatePair(_ pair: IceCandidatePair) -> CandidatePair {
+        CandidatePair(local: endpoint(pair.local), remote: endpoint(pair.remote))
+    }
+
+    private static func endpoint(_ info: IceCandidateInfo) -> PathEndpoint {
+        let kind: CandidateKind
+        switch info.type {
+        case .host: kind = .host
+        case .serverReflexive: kind = .serverReflexive
+        case .peerReflexive: kind = .peerReflexive
+        case .relayed: kind = .relayed
+        }
+        return PathEndpoint(kind: kind, transport: info.transport == .udp ? "udp" : "tcp", address: info.address, port: info.port)
+    }
+
+    static func error(for end: CallEnd) -> CallError {
+        switch end {
+        case let .failed(error): return error
+        case .hungUpLocally: return .invalidState("the call was hung up")
+        case .hungUpByPeer: return .invalidState("the other device hung up")
+        }
+    }
+}
+
+/// What a session needs from its client.
+protocol CallEngineHost: AnyObject, Sendable {
+    var iceLoop: IceLoop { get }
+    var iceConfiguration: IceConfiguration { get }
+    var reliableConfiguration: ReliableConfiguration { get }
+    var localCandidateRewrite: (@Sendable (String) -> String?)? { get }
+    func sendSignalling(_ message: SignalMessage)
+    func callEnded(_ session: CallSession)
+}

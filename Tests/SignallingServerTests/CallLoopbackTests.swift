@@ -1,0 +1,74 @@
+import Parley
+import ParleyCrypto
+import ParleyProtocol
+import SignallingServer
+import XCTest
+
+/// Whole calls between two `ParleyClient`s on loopback: the real parley-signal over TLS,
+/// real libnice, real UDP sockets, real keys. Timeouts here bound waits; nothing
+/// asserts how long anything took.
+final class CallLoopbackTests: CallTestCase {
+    func testTwoClientsCallWithACodeExchangeMessagesAudioAndAFileAndHangUpErasesEveryKey() async throws {
+        let alice = try await startClient()
+        let bob = try await startClient()
+        let baseline = SecretBytes.liveCount
+        let (call, answered) = try await connectedCall(alice, bob, callerCode: "482-915", calleeCode: "482915")
+
+        XCTAssertEqual(call.sas, answered.sas)
+        XCTAssertNotNil(call.sas)
+        XCTAssertEqual(call.path?.isRelayed, false, "loopback host candidates give a direct path")
+        XCTAssertEqual(call.negotiatedMedia, answered.negotiatedMedia)
+        XCTAssertNotNil(call.negotiatedMedia?.audio, "audio is agreed by default")
+        XCTAssertGreaterThan(SecretBytes.liveCount, baseline)
+
+        let received = DataCollector(answered.received())
+
+        // 1000 messages, each delivered once, in order.
+        let messages = (0..<1000).map { Array("message \($0)".utf8) }
+        for message in messages { try call.send(message: message) }
+        try await waitUntil("1000 messages arrived") { received.messages.count >= messages.count }
+        XCTAssertEqual(received.messages, messages)
+
+        // Audio: 50 frames per second for 5 s.
+        let sentFrames = try await sendAudio(on: call, count: 250)
+        try? await waitUntil("250 audio frames arrived", within: .seconds(2), failing: false) {
+            received.mediaFrames.count >= sentFrames.count
+        }
+        let gotFrames = received.mediaFrames
+        XCTAssertEqual(gotFrames.map(\.payload), sentFrames.map(\.payload), "no loss on loopback")
+        XCTAssertEqual(gotFrames.map(\.timestamp), sentFrames.map(\.timestamp))
+
+        // A 5 MB file, streamed, checked byte for byte (the channel checks its digest too).
+        let file = Self.testFile(count: 5_000_000)
+        let fileBytes = try await streamFile(file, on: call, to: received, name: "five.bin", within: .seconds(120))
+        XCTAssertEqual(fileBytes.count, file.count)
+        XCTAssertTrue(fileBytes == file, "the file arrived byte for byte")
+
+        // Hang up: both sides end, every key of the call is gone.
+        call.hangUp()
+        XCTAssertEqual(call.end, .hungUpLocally)
+        try await waitUntil("the callee sees the hang-up") { answered.end != nil }
+        XCTAssertEqual(answered.end, .hungUpByPeer)
+        XCTAssertEqual(SecretBytes.liveCount, baseline, "every secret of the call is erased on both sides")
+    }
+
+    func testAWrongCodeFailsBothClientsWithSecurityCodeMismatch() async throws {
+        let alice = try await startClient()
+        let bob = try await startClient()
+        let baseline = SecretBytes.liveCount
+        let incoming = try await nextIncomingCall(on: bob) { try? $0.accept(securityCode: "111111") }
+        let call = try alice.call(bob.deviceID, securityCode: "222222")
+        do {
+            try await call.connected()
+            XCTFail("a wrong code must not connect")
+        } catch {
+            XCTAssertEqual(error, .securityCodeMismatch)
+        }
+        let incomingCall = await incoming.value
+        let answered = try XCTUnwrap(incomingCall)
+        try await waitUntil("the callee fails too") { answered.end != nil }
+        XCTAssertEqual(answered.end, .failed(.securityCodeMismatch))
+        XCTAssertNil(call.sas)
+        XCTAssertEqual(SecretBytes.liveCount, baseline)
+    }
+}
