@@ -200,8 +200,10 @@ public final class LossyLink {
 }
 
 /// xoshiro256** seeded through SplitMix64: a small, fast, deterministic generator for
-/// simulations (not for anything secret).
-public struct Xoshiro256StarStar: Sendable {
+/// simulations and tests (not for anything secret). The one seeded generator of the
+/// simulations: as a `RandomNumberGenerator` it also drives `shuffled(using:)`,
+/// `Int.random(in:using:)` and the like, so a seed replays the whole run.
+public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {
     private var state: (UInt64, UInt64, UInt64, UInt64)
 
     public init(seed: UInt64) {

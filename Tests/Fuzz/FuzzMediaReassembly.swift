@@ -1,9 +1,8 @@
 // Fuzz target: MediaReassembler and MediaFragmentHeader.parse, fed by MediaPacketizer
 // (Sources/ParleyProtocol/Frames/Media*.swift).
 //
-// Like FuzzSignalEnvelope, this file is compiled with the ParleyProtocol sources into
-// one module and imports ParleyCrypto (for Timestamp), built first as its own module
-// (run.sh); it does not use FuzzSupport.swift.
+// A ParleyProtocol target: compiled with ProtocolFuzzSupport.swift and the ParleyProtocol
+// sources into one module (run.sh); imports ParleyCrypto for Timestamp.
 //
 // Input: mode (1) | budget (2) | first sequence (2) | frame count (1) | frames | steps.
 // The mode byte (modulo 2) picks the oracle:
@@ -37,44 +36,17 @@
 
 import ParleyCrypto
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 private let maxFrames = 16
 private let maxSteps = 512
 private let maxPoolFragments = 4096
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzMediaReassembly(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    var input = FuzzMediaInput(Array(UnsafeBufferPointer(start: data, count: size)))
+func fuzzOneInput(_ input: inout FuzzInput) {
     var harness = FuzzMediaHarness(honest: input.byte() % 2 == 0, input: &input)
     harness.run(&input)
     harness.finish()
-    return 0
-}
-
-/// With PARLEY_FUZZ_SEED_DIR set, writes the seed inputs into that directory and exits.
-@_cdecl("LLVMFuzzerInitialize")
-public func fuzzInitialize(_ argc: UnsafeMutableRawPointer?, _ argv: UnsafeMutableRawPointer?) -> CInt {
-    if let directory = getenv("PARLEY_FUZZ_SEED_DIR") {
-        writeSeeds(into: String(cString: directory))
-        exit(0)
-    }
-    return 0
 }
 
 // MARK: Oracle
-
-private func fuzzBug(_ message: String) -> Never {
-    fatalError("fuzz oracle: \(message)")
-}
-
-private func fuzzCheck(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { fuzzBug(message()) }
-}
 
 /// What identifies a frame's fragments: every header field but the index.
 private struct FuzzFragmentFamily: Hashable {
@@ -107,7 +79,7 @@ private struct FuzzMediaHarness {
     var received: [FuzzFragmentFamily: [Int: Set<[UInt8]>]] = [:]
     var receiveCalls = 0
 
-    init(honest: Bool, input: inout FuzzMediaInput) {
+    init(honest: Bool, input: inout FuzzInput) {
         self.honest = honest
         let budget = MediaLimits.minPacketPayload + Int(input.uint16()) % 1400
         let firstSequence = input.uint16()
@@ -142,7 +114,7 @@ private struct FuzzMediaHarness {
         }
     }
 
-    mutating func run(_ input: inout FuzzMediaInput) {
+    mutating func run(_ input: inout FuzzInput) {
         for _ in 0..<maxSteps where !input.isAtEnd {
             switch input.byte() % 6 {
             case 0:
@@ -171,7 +143,7 @@ private struct FuzzMediaHarness {
     }
 
     /// A fragment with a header laid out as the format allows, fields from the input.
-    func forge(_ input: inout FuzzMediaInput) -> (kind: MediaFrameKind, bytes: [UInt8]) {
+    func forge(_ input: inout FuzzInput) -> (kind: MediaFrameKind, bytes: [UInt8]) {
         let stream = input.byte() % 4, sequence = UInt16(input.byte() % 8)
         let ptFlags = input.byte(), total = Int(input.uint16()) % 20_000
         let count = 1 + Int(input.byte()) % 24, index = Int(input.byte())
@@ -265,32 +237,9 @@ private struct FuzzMediaHarness {
     }
 }
 
-// MARK: Input
-
-/// Consumes a fuzz input front to back. Reads past the end yield zeros, so every
-/// input, however short, is a complete program.
-private struct FuzzMediaInput {
-    private let bytes: [UInt8]
-    private var offset = 0
-
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    var isAtEnd: Bool { offset >= bytes.count }
-
-    mutating func byte() -> UInt8 {
-        guard offset < bytes.count else { return 0 }
-        defer { offset += 1 }
-        return bytes[offset]
-    }
-
-    mutating func uint16() -> UInt16 { UInt16(byte()) << 8 | UInt16(byte()) }
-
-    mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in byte() } }
-}
-
 // MARK: Seeds
 
-private func writeSeeds(into directory: String) {
+func fuzzSeeds() -> [[UInt8]] {
     // honest | budget 16 + 1160 = 1176 | first sequence 65533, then 5 frames
     let prelude: [UInt8] = [0x00, 0x04, 0x88, 0xff, 0xfd]
     let frames: [UInt8] = [5, 0x00, 0, 0, 80, 0x01, 1, 0x2a, 0xf8, 0x02, 0, 0x0f, 0xa0, 0x03, 2, 0x01, 0x00, 0x04, 0, 0, 100]
@@ -299,7 +248,7 @@ private func writeSeeds(into directory: String) {
     let withTime: [UInt8] = (0..<30).flatMap { _ in [1, 2, 40, 3] }
     let forged: [UInt8] = [4, 1, 3, 96, 0x0b, 0xb8, 3, 0, 0x55, 4, 1, 3, 96, 0x0b, 0xb8, 3, 1, 0x55, 4, 1, 3, 96, 0x0b, 0xb9, 3, 2, 0x55]
     let raw: [UInt8] = [5, 2, 0, 20, 0x81, 96, 0, 1, 0, 0, 0, 0, 0, 0, 30, 0, 0, 0, 2, 1, 2, 3, 4, 5]
-    let seeds: [[UInt8]] = [
+    return [
         prelude + frames + inOrder,
         prelude + frames + shuffled,
         prelude + frames + withTime,
@@ -307,10 +256,4 @@ private func writeSeeds(into directory: String) {
         // mixed | budget 16 + 16 = 32 | first sequence 0, then 2 frames
         [0x01, 0x00, 0x10, 0x00, 0x00, 2, 0x01, 0, 0x13, 0x88, 0x00, 0, 0, 10] + shuffled,
     ]
-    for (index, seed) in seeds.enumerated() {
-        let path = directory + "/seed-" + String(index)
-        guard let file = fopen(path, "wb") else { fatalError("cannot create \(path): \(String(cString: strerror(errno)))") }
-        let written = fwrite(seed, 1, seed.count, file)
-        guard fclose(file) == 0, written == seed.count else { fatalError("cannot write \(path)") }
-    }
 }

@@ -2,8 +2,8 @@
 // (Sources/ParleyProtocol/Frames/ReliablePacket.swift, ReliableRecords.swift,
 // ReliableChannel.swift).
 //
-// Compiled like FuzzSignalEnvelope: with every ParleyProtocol source into one module,
-// importing ParleyCrypto built as its own module (run.sh); no FuzzSupport.swift.
+// A ParleyProtocol target: compiled with ProtocolFuzzSupport.swift and the ParleyProtocol
+// sources into one module (run.sh).
 //
 // The first input byte picks a mode (modulo 4):
 //
@@ -26,45 +26,19 @@
 
 import ParleyCrypto
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzReliablePacket(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    guard let mode = bytes.first else { return 0 }
-    let rest = Array(bytes.dropFirst())
+func fuzzOneInput(_ input: inout FuzzInput) {
+    guard !input.isAtEnd else { return }
+    let mode = input.byte()
+    let rest = input.rest()
     switch mode % 4 {
     case 0: fuzzData(rest)
     case 1: fuzzAck(rest)
     case 2: fuzzSession(rest)
     default: fuzzStream(rest)
     }
-    return 0
-}
-
-/// With PARLEY_FUZZ_SEED_DIR set, writes the seed inputs into that directory and exits.
-@_cdecl("LLVMFuzzerInitialize")
-public func fuzzInitialize(_ argc: UnsafeMutableRawPointer?, _ argv: UnsafeMutableRawPointer?) -> CInt {
-    if let directory = getenv("PARLEY_FUZZ_SEED_DIR") {
-        writeSeeds(into: String(cString: directory))
-        exit(0)
-    }
-    return 0
 }
 
 // MARK: Oracle
-
-private func fuzzBug(_ message: String) -> Never {
-    fatalError("fuzz oracle: \(message)")
-}
-
-private func fuzzCheck(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { fuzzBug(message()) }
-}
 
 private func checkRefusal(_ error: ReliableError, _ what: String) {
     fuzzCheck((6051...6099).contains(error.code), "\(what) refused with code \(error.code): \(error)")
@@ -191,7 +165,7 @@ private func drain(_ channel: ReliableChannel, now: Timestamp) {
 
 // MARK: Seeds
 
-private func writeSeeds(into directory: String) {
+func fuzzSeeds() -> [[UInt8]] {
     func dataPacket(_ number: UInt64, _ offset: UInt64, _ bytes: [UInt8]) -> [UInt8] {
         var packet = [UInt8](repeating: 0, count: 12)
         packet.withUnsafeMutableBytes { ReliableDataHeader(packetNumber: number, offset: offset, length: bytes.count).encode(into: $0) }
@@ -208,7 +182,7 @@ private func writeSeeds(into directory: String) {
     func framed(_ type: FrameType, _ payload: [UInt8]) -> [UInt8] {
         [type.rawValue, UInt8(payload.count >> 8), UInt8(payload.count & 0xff)] + payload
     }
-    let seeds: [[UInt8]] = [
+    return [
         [0] + dataPacket(0, 0, message),
         [0] + dataPacket(7, 1 << 40, []),
         [1] + ack,
@@ -218,10 +192,4 @@ private func writeSeeds(into directory: String) {
         [3] + stream,
         [3] + [1, 0, 0x10, 0, 0] + [UInt8](repeating: 0x41, count: 3000),
     ]
-    for (index, seed) in seeds.enumerated() {
-        let path = directory + "/seed-" + String(index)
-        guard let file = fopen(path, "wb") else { fatalError("cannot create \(path): \(String(cString: strerror(errno)))") }
-        let written = fwrite(seed, 1, seed.count, file)
-        guard fclose(file) == 0, written == seed.count else { fatalError("cannot write \(path)") }
-    }
 }

@@ -1,9 +1,8 @@
 // Fuzz target: SessionDescription.parse / serialized, IceCandidateAttribute.parse and
 // SessionNegotiation.answer / complete (Sources/ParleyProtocol/SDP).
 //
-// Built like FuzzSignalEnvelope: this file is compiled with the ParleyProtocol sources
-// into one module and imports ParleyCrypto, built first as its own module (run.sh); it
-// does not use FuzzSupport.swift.
+// A ParleyProtocol target: compiled with ProtocolFuzzSupport.swift and the ParleyProtocol
+// sources into one module (run.sh).
 //
 // The first input byte picks a mode (modulo 4):
 //
@@ -34,43 +33,16 @@
 
 import ParleyCrypto
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzSessionDescription(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    var input = SDPInput(Array(UnsafeBufferPointer(start: data, count: size)))
+func fuzzOneInput(_ input: inout FuzzInput) {
     switch input.byte() % 4 {
     case 0: fuzzParse(input.rest())
     case 1: fuzzCandidate(input.rest())
     case 2: fuzzComplete(&input)
     default: fuzzPreferences(&input)
     }
-    return 0
-}
-
-/// With PARLEY_FUZZ_SEED_DIR set, writes the seed inputs into that directory and exits.
-@_cdecl("LLVMFuzzerInitialize")
-public func fuzzInitialize(_ argc: UnsafeMutableRawPointer?, _ argv: UnsafeMutableRawPointer?) -> CInt {
-    if let directory = getenv("PARLEY_FUZZ_SEED_DIR") {
-        writeSeeds(into: String(cString: directory))
-        exit(0)
-    }
-    return 0
 }
 
 // MARK: Oracle
-
-private func fuzzBug(_ message: String) -> Never {
-    fatalError("fuzz oracle: \(message)")
-}
-
-private func fuzzCheck(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { fuzzBug(message()) }
-}
 
 private func checkRefusal(_ error: SDPError, _ what: String) {
     fuzzCheck((4001...4099).contains(error.code), "\(what) refused with code \(error.code)")
@@ -178,7 +150,7 @@ private func fuzzCandidate(_ bytes: [UInt8]) {
     }
 }
 
-private func fuzzComplete(_ input: inout SDPInput) {
+private func fuzzComplete(_ input: inout FuzzInput) {
     let offer = SessionNegotiation.offer(preferences: presets[Int(input.byte()) % presets.count], ice: offererIce, sessionID: 1)
     let answer: SessionDescription
     do {
@@ -213,7 +185,7 @@ private func fuzzComplete(_ input: inout SDPInput) {
     }
 }
 
-private func fuzzPreferences(_ input: inout SDPInput) {
+private func fuzzPreferences(_ input: inout FuzzInput) {
     let mine = input.preferences(), theirs = input.preferences()
     do {
         try mine.validate()
@@ -240,28 +212,10 @@ private func fuzzPreferences(_ input: inout SDPInput) {
 
 // MARK: Input
 
-/// Consumes a fuzz input front to back. Reads past the end yield zeros, so every
-/// input, however short, is a complete program.
-private struct SDPInput {
-    private let bytes: [UInt8]
-    private var offset = 0
-
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    mutating func byte() -> UInt8 {
-        guard offset < bytes.count else { return 0 }
-        defer { offset += 1 }
-        return bytes[offset]
-    }
-
-    mutating func uint16() -> UInt16 { UInt16(byte()) << 8 | UInt16(byte()) }
-
-    mutating func uint32() -> UInt32 { UInt32(uint16()) << 16 | UInt32(uint16()) }
-
-    mutating func uint64() -> UInt64 { UInt64(uint32()) << 32 | UInt64(uint32()) }
-
+/// This target's fields, on top of ProtocolFuzzSupport's readers.
+private extension FuzzInput {
     /// length (1, modulo 40) | bytes, as text (invalid UTF-8 becomes U+FFFD).
-    mutating func text() -> String { String(decoding: (0..<Int(byte() % 40)).map { _ in byte() }, as: UTF8.self) }
+    mutating func text() -> String { String(decoding: bytes(Int(byte() % 40)), as: UTF8.self) }
 
     /// Zero when the flag byte is odd, so both "absent" and edge values are reached.
     mutating func optional16() -> UInt16? { byte() & 1 == 1 ? nil : uint16() }
@@ -305,17 +259,11 @@ private struct SDPInput {
         }
         return preferences
     }
-
-    mutating func rest() -> [UInt8] {
-        guard offset < bytes.count else { return [] }
-        defer { offset = bytes.count }
-        return Array(bytes[offset...])
-    }
 }
 
 // MARK: Seeds
 
-private func writeSeeds(into directory: String) {
+func fuzzSeeds() -> [[UInt8]] {
     let libniceLines = [
         "a=candidate:1 1 UDP 2015363327 127.0.0.1 54321 typ host",
         "a=candidate:2 1 UDP 1679819007 203.0.113.7 61234 typ srflx raddr 192.168.1.20 rport 54321",
@@ -339,10 +287,5 @@ private func writeSeeds(into directory: String) {
         seeds.append([0] + answer.serialized())
         seeds.append([3, UInt8(7 - index), 3, 0, 0, 0, 0, 20, 1, 1, 0, 1, 1, 4, 0, 0, 1, 0])
     }
-    for (index, seed) in seeds.enumerated() {
-        let path = directory + "/seed-" + String(index)
-        guard let file = fopen(path, "wb") else { fatalError("cannot create \(path): \(String(cString: strerror(errno)))") }
-        let written = fwrite(seed, 1, seed.count, file)
-        guard fclose(file) == 0, written == seed.count else { fatalError("cannot write \(path)") }
-    }
+    return seeds
 }

@@ -1,9 +1,8 @@
 // Fuzz target: SignalCodec.decode and SignalCodec.encode
 // (Sources/ParleyProtocol/Signalling/SignalCodec.swift).
 //
-// Unlike the other targets, this file is compiled with the ParleyProtocol sources into
-// one module and imports ParleyCrypto, built first as its own module (run.sh); it
-// does not use FuzzSupport.swift (no handshake is needed).
+// A ParleyProtocol target: compiled with ProtocolFuzzSupport.swift (libFuzzer hooks, seed
+// writing, FuzzInput, fuzzCheck) and the ParleyProtocol sources into one module (run.sh).
 //
 // The first input byte picks a mode (modulo 3):
 //
@@ -26,42 +25,15 @@
 
 import ParleyCrypto
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzSignalEnvelope(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    var input = EnvelopeInput(Array(UnsafeBufferPointer(start: data, count: size)))
+func fuzzOneInput(_ input: inout FuzzInput) {
     switch input.byte() % 3 {
     case 0: fuzzRaw(input.rest())
     case 1: fuzzLimit(&input)
     default: fuzzEncode(&input)
     }
-    return 0
-}
-
-/// With PARLEY_FUZZ_SEED_DIR set, writes the seed inputs into that directory and exits.
-@_cdecl("LLVMFuzzerInitialize")
-public func fuzzInitialize(_ argc: UnsafeMutableRawPointer?, _ argv: UnsafeMutableRawPointer?) -> CInt {
-    if let directory = getenv("PARLEY_FUZZ_SEED_DIR") {
-        writeSeeds(into: String(cString: directory))
-        exit(0)
-    }
-    return 0
 }
 
 // MARK: Oracle
-
-private func fuzzBug(_ message: String) -> Never {
-    fatalError("fuzz oracle: \(message)")
-}
-
-private func fuzzCheck(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { fuzzBug(message()) }
-}
 
 private func checkRefusal(_ error: SignalCodecError, _ what: String) {
     fuzzCheck([.malformed, .unsupportedVersion, .messageTooLarge].contains(error.code), "\(what) refused with \(error)")
@@ -90,7 +62,7 @@ private func fuzzRaw(_ bytes: [UInt8]) {
     }
 }
 
-private func fuzzLimit(_ input: inout EnvelopeInput) {
+private func fuzzLimit(_ input: inout FuzzInput) {
     let maxBytes = Int(input.uint16()) - 1
     let bytes = input.rest()
     let limited = Result { () throws(SignalCodecError) in try SignalCodec.decode(bytes, maxBytes: maxBytes) }
@@ -109,7 +81,7 @@ private func fuzzLimit(_ input: inout EnvelopeInput) {
     }
 }
 
-private func fuzzEncode(_ input: inout EnvelopeInput) {
+private func fuzzEncode(_ input: inout FuzzInput) {
     let (message, fieldsInRange) = buildMessage(&input)
     do {
         let bytes = try SignalCodec.encode(message)
@@ -138,7 +110,7 @@ private func fuzzEncode(_ input: inout EnvelopeInput) {
 
 /// A message of the type the input names (modulo the number of types), with fields
 /// taken from the input, and whether every field is within the range the format allows.
-private func buildMessage(_ input: inout EnvelopeInput) -> (SignalMessage, Bool) {
+private func buildMessage(_ input: inout FuzzInput) -> (SignalMessage, Bool) {
     let type = SignalType.allCases[Int(input.byte()) % SignalType.allCases.count]
     switch type {
     case .challenge:
@@ -191,26 +163,8 @@ private func buildMessage(_ input: inout EnvelopeInput) -> (SignalMessage, Bool)
 
 // MARK: Input
 
-/// Consumes a fuzz input front to back. Reads past the end yield zeros, so every
-/// input, however short, is a complete program.
-private struct EnvelopeInput {
-    private let bytes: [UInt8]
-    private var offset = 0
-
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    mutating func byte() -> UInt8 {
-        guard offset < bytes.count else { return 0 }
-        defer { offset += 1 }
-        return bytes[offset]
-    }
-
-    mutating func uint16() -> UInt16 { UInt16(byte()) << 8 | UInt16(byte()) }
-
-    mutating func uint64() -> UInt64 { (0..<8).reduce(0) { value, _ in value << 8 | UInt64(byte()) } }
-
-    mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in byte() } }
-
+/// This target's fields, on top of ProtocolFuzzSupport's readers.
+private extension FuzzInput {
     /// length (1, 0...255) | bytes: a fixed field of any length.
     mutating func sized() -> [UInt8] { bytes(Int(byte())) }
 
@@ -229,17 +183,11 @@ private struct EnvelopeInput {
         // 16 bytes is CallID.byteCount, so this cannot throw.
         try! CallID(bytes: bytes(CallID.byteCount))
     }
-
-    mutating func rest() -> [UInt8] {
-        guard offset < bytes.count else { return [] }
-        defer { offset = bytes.count }
-        return Array(bytes[offset...])
-    }
 }
 
 // MARK: Seeds
 
-private func writeSeeds(into directory: String) {
+func fuzzSeeds() -> [[UInt8]] {
     let device = [UInt8](repeating: 0xaa, count: 20), call = [UInt8](0..<16)
     let messages: [[UInt8]] = [
         [1, 0x01] + [UInt8](repeating: 7, count: 32) + [0, 0, 0x80, 0x2d, 0, 25],
@@ -262,10 +210,5 @@ private func writeSeeds(into directory: String) {
     var seeds = messages.map { [0] + $0 }
     seeds += messages.map { [1, 0x01, 0x00] + $0 }
     seeds += (0..<SignalType.allCases.count).map { [2, UInt8($0), 32] + [UInt8](repeating: 0x41, count: 120) }
-    for (index, seed) in seeds.enumerated() {
-        let path = directory + "/seed-" + String(index)
-        guard let file = fopen(path, "wb") else { fatalError("cannot create \(path): \(String(cString: strerror(errno)))") }
-        let written = fwrite(seed, 1, seed.count, file)
-        guard fclose(file) == 0, written == seed.count else { fatalError("cannot write \(path)") }
-    }
+    return seeds
 }

@@ -1,6 +1,7 @@
-// Shared by every fuzz target. Each binary is this file, one Fuzz*.swift target
-// file and the ParleyCrypto sources compiled as a single module (see run.sh), so
-// the harness reaches `package` and internal API without an import.
+// Shared by the ParleyCrypto fuzz targets (FuzzSealedBlob, FuzzFrame, FuzzHandshake).
+// Each of those binaries is this file, FuzzCommon.swift (oracle, input reader, seed
+// writer), one Fuzz*.swift target file and the ParleyCrypto sources compiled as a single
+// module (see run.sh), so the harness reaches `package` and internal API without an import.
 //
 // A target file provides:
 //   - `LLVMFuzzerTestOneInput`, which runs one input;
@@ -14,16 +15,6 @@ import Musl
 #endif
 
 // MARK: Oracle
-
-/// Stops the process with `message`; libFuzzer saves the input as a crash file.
-func fuzzBug(_ message: String) -> Never {
-    fatalError("fuzz oracle: \(message)")
-}
-
-/// Stops the process unless `condition` holds.
-func fuzzCheck(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { fuzzBug(message()) }
-}
 
 /// Runs one call into ParleyCrypto. Success and a thrown `CryptoError` are the only
 /// acceptable outcomes; any other error is a bug (traps and crashes stop the process
@@ -55,47 +46,7 @@ func checkNoSecretOutlivesInput() {
               "\(SecretBytes.liveCount - secretsBaseline) secret(s) outlived the input that created them")
 }
 
-// MARK: Input
-
-/// Consumes a fuzz input front to back. Reads past the end yield zeros, so every
-/// input, however short, is a complete program for the target.
-struct FuzzInput {
-    private let bytes: [UInt8]
-    private var offset = 0
-
-    init(_ data: UnsafePointer<UInt8>, _ size: Int) {
-        bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    }
-
-    var isAtEnd: Bool { offset >= bytes.count }
-
-    mutating func byte() -> UInt8 {
-        guard offset < bytes.count else { return 0 }
-        defer { offset += 1 }
-        return bytes[offset]
-    }
-
-    mutating func uint16() -> UInt16 { UInt16(byte()) << 8 | UInt16(byte()) }
-
-    /// `count` bytes big-endian (at most 8).
-    mutating func uint(byteCount count: Int) -> UInt64 {
-        var value: UInt64 = 0
-        for _ in 0..<count { value = value << 8 | UInt64(byte()) }
-        return value
-    }
-
-    /// Exactly `count` bytes, zero-filled past the end of the input.
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        (0..<count).map { _ in byte() }
-    }
-
-    /// Everything not consumed yet.
-    mutating func rest() -> [UInt8] {
-        guard offset < bytes.count else { return [] }
-        defer { offset = bytes.count }
-        return Array(bytes[offset...])
-    }
-}
+// MARK: Tampering
 
 /// Edits made to an honestly sealed message, at positions the input chooses.
 /// Encoding: count (1, used modulo 5), then per edit: kind (1) | position (2) | value (1).
@@ -241,13 +192,4 @@ public func fuzzInitialize(_ argc: UnsafeMutableRawPointer?, _ argv: UnsafeMutab
         exit(0)
     }
     return 0
-}
-
-private func writeSeeds(_ seeds: [[UInt8]], into directory: String) {
-    for (index, seed) in seeds.enumerated() {
-        let path = directory + "/seed-" + String(index)
-        guard let file = fopen(path, "wb") else { fatalError("cannot create \(path): \(String(cString: strerror(errno)))") }
-        let written = fwrite(seed, 1, seed.count, file)
-        guard fclose(file) == 0, written == seed.count else { fatalError("cannot write \(path)") }
-    }
 }

@@ -42,7 +42,7 @@ done
 export SWIFT_BACKTRACE=enable=no
 export ASAN_OPTIONS=detect_leaks=0
 
-sources=(Sources/ParleyCrypto/*.swift Tests/Fuzz/FuzzSupport.swift)
+sources=(Sources/ParleyCrypto/*.swift Tests/Fuzz/FuzzCommon.swift Tests/Fuzz/FuzzSupport.swift)
 
 # Prints the last lines of a log file to stderr.
 show_tail() {
@@ -71,8 +71,12 @@ build() {
     local target=$1 dir=$build_dir/$1
     local binary=$dir/$target
     mkdir -p "$dir"
-    local inputs=(Sources/ParleyCrypto Sources/CSodium Tests/Fuzz/FuzzSupport.swift "Tests/Fuzz/$target.swift" Tests/Fuzz/run.sh)
-    is_protocol_target "$target" && inputs+=(Sources/ParleyProtocol)
+    local inputs=(Sources/ParleyCrypto Sources/CSodium Tests/Fuzz/FuzzCommon.swift "Tests/Fuzz/$target.swift" Tests/Fuzz/run.sh)
+    if is_protocol_target "$target"; then
+        inputs+=(Sources/ParleyProtocol Tests/Fuzz/ProtocolFuzzSupport.swift)
+    else
+        inputs+=(Tests/Fuzz/FuzzSupport.swift)
+    fi
     # Directories too, so an added or removed source file counts as a change.
     if [[ -x $binary && -z $(find "${inputs[@]}" -newer "$binary" | head -n 1) ]]; then
         return 0
@@ -91,8 +95,9 @@ build() {
 }
 
 # Builds a target of ParleyProtocol, which imports ParleyCrypto: ParleyCrypto first, as
-# its own module (a static library), then the target file with the ParleyProtocol sources
-# as one module, without FuzzSupport.swift.
+# its own module (a static library), then the target file with FuzzCommon.swift,
+# ProtocolFuzzSupport.swift (the libFuzzer hooks) and the ParleyProtocol sources as one
+# module, without FuzzSupport.swift.
 build_protocol_target() {
     local target=$1 dir=$build_dir/$1
     local binary=$dir/$target
@@ -105,7 +110,8 @@ build_protocol_target() {
                 -emit-library -static Sources/ParleyCrypto/*.swift -o "$dir/libParleyCrypto.a" &&
            swiftc -sanitize=fuzzer,address -use-ld=lld -parse-as-library -O -g -swift-version 6 \
                 -package-name parley -module-name "Parley$target" -I Sources/CSodium -I "$dir/modules" \
-                "${protocol_sources[@]}" "Tests/Fuzz/$target.swift" "$dir/libParleyCrypto.a" -lsodium -o "$binary"
+                "${protocol_sources[@]}" Tests/Fuzz/FuzzCommon.swift Tests/Fuzz/ProtocolFuzzSupport.swift \
+                "Tests/Fuzz/$target.swift" "$dir/libParleyCrypto.a" -lsodium -o "$binary"
          } > "$dir/build.log" 2>&1 < /dev/null; then
         rm -f "$binary"
         return 1

@@ -2,7 +2,8 @@ import ParleyCrypto
 import ParleyProtocol
 import XCTest
 
-/// Frames, fragments and a seeded generator shared by the media tests.
+/// Frames and fragments shared by the media tests (their seeded generator is ParleyTesting's
+/// `Xoshiro256StarStar`).
 enum MediaFixtures {
     /// Where every test's virtual clock starts.
     static let start = Timestamp(nanoseconds: 1_000_000_000)
@@ -73,16 +74,4 @@ func assertMediaRefused(_ expected: MediaError, _ fragment: [UInt8], type: Frame
     XCTAssertEqual(reassembler.stats, expectedStats, file: file, line: line)
     XCTAssertEqual(reassembler.partialFrameCount, partials, file: file, line: line)
     XCTAssertEqual(reassembler.bufferedBytes, buffered, file: file, line: line)
-}
-
-/// SplitMix64: small and deterministic, to pick loss, order and sizes in simulations.
-struct MediaRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
 }

@@ -1,5 +1,6 @@
 import ParleyCrypto
 import ParleyProtocol
+import ParleyTesting
 import XCTest
 
 /// A call's media through a simulated link with seeded loss, jitter (reordering) and
@@ -42,7 +43,7 @@ final class MediaLossyLinkTests: XCTestCase {
     /// sequence numbers that wrap. Fragments cross `link`; arrivals are fed in time order.
     private func run(seed: UInt64, link: Link, milliseconds: Int = 3000, timeJumps: Bool = false,
                      file: StaticString = #filePath, line: UInt = #line) -> Outcome {
-        var random = MediaRandom(state: seed)
+        var random = Xoshiro256StarStar(seed: seed)
         var packetizer = MediaFixtures.packetizer(firstSequence: 65_500)
         var outcome = Outcome()
         var arrivals: [Arrival] = []

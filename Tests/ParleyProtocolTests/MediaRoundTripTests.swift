@@ -1,5 +1,6 @@
 import ParleyCrypto
 import ParleyProtocol
+import ParleyTesting
 import XCTest
 
 /// Frames go through MediaPacketizer and come back whole and byte-exact from
@@ -43,7 +44,7 @@ final class MediaRoundTripTests: XCTestCase {
                        [0xc1 | 0x20, 96, 0, 0, 0, 0, 0x52, 0x08, 0x01, 0x86, 0xa0, 0, 0, 0, 87],
                        "F=1 K=1 M=1 stream 1 | pt 96 | seq 0 | ts 21000 | total 100000 | index 0 | count 87")
 
-        var random = MediaRandom(state: 0x6d65_6469_6101)
+        var random = Xoshiro256StarStar(seed: 0x6d65_6469_6101)
         var reassembler = MediaReassembler()
         var delivered: [MediaFrame] = []
         for (step, fragment) in fragments.shuffled(using: &random).enumerated() {

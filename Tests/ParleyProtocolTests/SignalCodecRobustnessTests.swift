@@ -1,23 +1,12 @@
 import ParleyCrypto
 import ParleyProtocol
+import ParleyTesting
 import XCTest
 
 /// Random and mutated inputs: the decoder never traps, refuses only with the three
 /// codec codes, and whatever it accepts re-encodes to exactly the input (the encoding
-/// is canonical). Deterministic: a fixed-seed generator, a bounded number of inputs.
+/// is canonical). Deterministic: ParleyTesting's generator with fixed seeds, a bounded number of inputs.
 final class SignalCodecRobustnessTests: XCTestCase {
-    /// SplitMix64: small, deterministic, good enough to pick test inputs.
-    private struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-    }
-
     private var accepted = 0
 
     private func check(_ input: [UInt8], file: StaticString = #filePath, line: UInt = #line) {
@@ -32,7 +21,7 @@ final class SignalCodecRobustnessTests: XCTestCase {
     }
 
     func testRandomBytesNeverTrapAndAcceptOnlyCanonicalEncodings() {
-        var random = SplitMix64(state: 0x5041_524c_4559_0001)
+        var random = Xoshiro256StarStar(seed: 0x5041_524c_4559_0001)
         for _ in 0..<20_000 {
             let count = Int.random(in: 0...80, using: &random)
             var input = (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) }
@@ -46,7 +35,7 @@ final class SignalCodecRobustnessTests: XCTestCase {
     }
 
     func testMutatedValidMessagesNeverTrapAndAcceptOnlyCanonicalEncodings() {
-        var random = SplitMix64(state: 0x5041_524c_4559_0002)
+        var random = Xoshiro256StarStar(seed: 0x5041_524c_4559_0002)
         let valid = SignalFixtures.oneOfEachType.map { encoded($0) }
         accepted = 0
         for _ in 0..<20_000 {
