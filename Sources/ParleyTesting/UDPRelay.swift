@@ -158,7 +158,7 @@ public final class UDPRelay: @unchecked Sendable {
     }
 
     private func run() {
-        var random = SplitMix64(seed: link.seed)
+        var random = Xoshiro256StarStar(seed: link.seed)
         var queueAToB = DelayQueue(), queueBToA = DelayQueue()
         var linkFreeAt: (aToB: UInt64, bToA: UInt64) = (0, 0)
         var lastSenderA: sockaddr_in?, lastSenderB: sockaddr_in?
@@ -297,21 +297,4 @@ public final class UDPRelay: @unchecked Sendable {
         clock_gettime(CLOCK_MONOTONIC, &time)
         return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
     }
-}
-
-/// SplitMix64: a small seeded generator, so a loss pattern can be replayed.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }

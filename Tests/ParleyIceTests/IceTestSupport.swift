@@ -20,7 +20,7 @@ final class EventLog: Sendable {
     var states: [IceTransportState] { all.compactMap { if case let .stateChanged(state) = $0 { state } else { nil } } }
     var localCandidates: [String] { all.compactMap { if case let .localCandidate(line) = $0 { line } else { nil } } }
     var gatheringComplete: Bool { all.contains(.gatheringComplete) }
-    var selectedPairs: [IceCandidatePair] { all.compactMap { if case let .selectedPair(pair) = $0 { pair } else { nil } } }
+    var selectedPairs: [CandidatePair] { all.compactMap { if case let .selectedPair(pair) = $0 { pair } else { nil } } }
 
     /// When the first event matching `match` arrived.
     func firstTime(where match: (IceTransportEvent) -> Bool) -> ContinuousClock.Instant? {

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Parley
+import ParleyProtocol
 import XCTest
 
 /// TURN through a real coturn (Debian `coturn`) started on 127.0.0.1 by the test, with
@@ -36,8 +37,8 @@ final class IceTurnTests: XCTestCase {
         }
         for peer in [call.a, call.b] {
             let pair = try XCTUnwrap(peer.transport.selectedPair)
-            XCTAssertEqual(pair.path, .relayed, "\(pair)")
-            XCTAssertEqual(pair.local.type, .relayed)
+            XCTAssertTrue(pair.isRelayed, "\(pair)")
+            XCTAssertEqual(pair.local.kind, .relayed)
         }
         var datagram = [UInt8](repeating: 0, count: 1200)
         for sequence in 0..<100 {

@@ -347,7 +347,8 @@ final class CallSession: @unchecked Sendable {
                 channelFailed: { [weak self] error in
                     guard let self else { return }
                     self.engine.post { self.transportInput(.failed("the reliable channel failed: \(error)")) }
-                })
+                },
+                deadlineMoved: { [engine] in engine.poke() })
         } catch {
             failTransport("the data path could not start: \(error)")
             return
@@ -388,11 +389,11 @@ final class CallSession: @unchecked Sendable {
         case .gatheringComplete:
             transportInput(.gatheringComplete)
         case let .selectedPair(pair):
-            if transport?.state == .connected { transportInput(.connected(CallSession.candidatePair(pair))) }
+            if transport?.state == .connected { transportInput(.connected(pair)) }
         case let .stateChanged(state):
             switch state {
             case .connected:
-                if let pair = transport?.selectedPair { transportInput(.connected(CallSession.candidatePair(pair))) }
+                if let pair = transport?.selectedPair { transportInput(.connected(pair)) }
             case let .failed(error):
                 transportInput(.failed("ICE failed: \(error)"))
             case .disconnected:
@@ -434,21 +435,6 @@ final class CallSession: @unchecked Sendable {
         dataPath = nil
         transport?.close()
         transport = nil
-    }
-
-    static func candidatePair(_ pair: IceCandidatePair) -> CandidatePair {
-        CandidatePair(local: endpoint(pair.local), remote: endpoint(pair.remote))
-    }
-
-    private static func endpoint(_ info: IceCandidateInfo) -> PathEndpoint {
-        let kind: CandidateKind
-        switch info.type {
-        case .host: kind = .host
-        case .serverReflexive: kind = .serverReflexive
-        case .peerReflexive: kind = .peerReflexive
-        case .relayed: kind = .relayed
-        }
-        return PathEndpoint(kind: kind, transport: info.transport == .udp ? "udp" : "tcp", address: info.address, port: info.port)
     }
 
     static func error(for end: CallEnd) -> CallError {

@@ -65,6 +65,10 @@ final class DataPath: @unchecked Sendable {
     private let deliver: @Sendable (CallData) -> Void
     private let control: @Sendable ([UInt8]) -> Void
     private let channelFailed: @Sendable (ReliableError) -> Void
+    /// Wakes the engine thread so it asks `nextDeadline` again. Called without the lock.
+    private let deadlineMoved: @Sendable () -> Void
+    /// The deadline the engine last got from `nextDeadline` (nil: none).
+    private var engineDeadline: Timestamp?
     /// Plaintext scratch (one frame payload) and the sealed batch waiting for one send.
     private let plain = UnsafeMutableRawBufferPointer.allocate(byteCount: SpecConstants.frameMaxPayload, alignment: 16)
     private let opened = UnsafeMutableRawBufferPointer.allocate(byteCount: SpecConstants.frameMaxPayload, alignment: 16)
@@ -81,7 +85,7 @@ final class DataPath: @unchecked Sendable {
 
     init(sealer: FrameSealer, opener: FrameOpener, reliable configuration: ReliableConfiguration, now: Timestamp,
          deliver: @escaping @Sendable (CallData) -> Void, control: @escaping @Sendable ([UInt8]) -> Void,
-         channelFailed: @escaping @Sendable (ReliableError) -> Void) throws {
+         channelFailed: @escaping @Sendable (ReliableError) -> Void, deadlineMoved: @escaping @Sendable () -> Void) throws {
         self.sealer = sealer
         self.opener = opener
         reliable = try ReliableChannel(configuration: configuration, now: now)
@@ -89,6 +93,7 @@ final class DataPath: @unchecked Sendable {
         self.deliver = deliver
         self.control = control
         self.channelFailed = channelFailed
+        self.deadlineMoved = deadlineMoved
         batch = .allocate(byteCount: DataPath.batchCount * DataPath.slotBytes, alignment: 16)
         batchDatagrams.reserveCapacity(DataPath.batchCount)
         pthread_mutex_init(&mutex, nil)
@@ -145,9 +150,21 @@ final class DataPath: @unchecked Sendable {
     func nextDeadline(now: Timestamp) -> Timestamp? {
         locked {
             guard !closed else { return nil }
-            let deadlines = [reliable.nextDeadline(now: now), reassembler.nextDeadline].compactMap { $0 }
-            return deadlines.min()
+            // Before ICE is connected nothing can be sent, so the channel's timers would
+            // only spin the engine; they count again from `transportConnected`.
+            engineDeadline = [connected ? reliable.nextDeadline(now: now) : nil, reassembler.nextDeadline].compactMap { $0 }.min()
+            return engineDeadline
         }
+    }
+
+    /// True when a timer is now due before the one the engine waits for (lock held); the
+    /// caller then calls `deadlineMoved` once it released the lock.
+    private func deadlineMovedEarlier(now: Timestamp) -> Bool {
+        guard let next = [connected ? reliable.nextDeadline(now: now) : nil, reassembler.nextDeadline].compactMap({ $0 }).min()
+        else { return false }
+        if let armed = engineDeadline, armed <= next { return false }
+        engineDeadline = next
+        return true
     }
 
     var reliableStats: ReliableStats { locked { reliable.stats } }
@@ -157,15 +174,21 @@ final class DataPath: @unchecked Sendable {
 
     func send(message: [UInt8], now: Timestamp) throws(CallSendError) -> ReliableMessageID {
         pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        guard !closed else { throw .notConnected }
+        guard !closed else {
+            pthread_mutex_unlock(&mutex)
+            throw .notConnected
+        }
         let id: ReliableMessageID
         do {
             id = try reliable.send(message: message, now: now)
         } catch {
+            pthread_mutex_unlock(&mutex)
             throw .reliable(error)
         }
         flush(now: now)
+        let moved = deadlineMovedEarlier(now: now)
+        pthread_mutex_unlock(&mutex)
+        if moved { deadlineMoved() }
         return id
     }
 
@@ -183,15 +206,21 @@ final class DataPath: @unchecked Sendable {
     /// Writes as much of `bytes` as the send buffer takes; returns how many.
     func writeFile(_ id: ReliableFileID, bytes: [UInt8], now: Timestamp) throws(CallSendError) -> Int {
         pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        guard !closed else { throw .notConnected }
+        guard !closed else {
+            pthread_mutex_unlock(&mutex)
+            throw .notConnected
+        }
         let written: Int
         do {
             written = try reliable.writeFile(id, bytes: bytes, now: now)
         } catch {
+            pthread_mutex_unlock(&mutex)
             throw .reliable(error)
         }
         flush(now: now)
+        let moved = deadlineMovedEarlier(now: now)
+        pthread_mutex_unlock(&mutex)
+        if moved { deadlineMoved() }
         return written
     }
 
@@ -216,8 +245,15 @@ final class DataPath: @unchecked Sendable {
     // MARK: Network side (the ICE loop thread)
 
     func receive(_ datagram: UnsafeRawBufferPointer, now: Timestamp) {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
+        let moved: Bool = locked {
+            handle(datagram, now: now)
+            return !closed && deadlineMovedEarlier(now: now)
+        }
+        if moved { deadlineMoved() }
+    }
+
+    /// One datagram from the peer (lock held).
+    private func handle(_ datagram: UnsafeRawBufferPointer, now: Timestamp) {
         guard !closed else { return }
         guard let (header, count) = try? opener.open(datagram, into: opened, now: now) else {
             refusedFrames += 1

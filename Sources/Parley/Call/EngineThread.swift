@@ -12,6 +12,8 @@ final class EngineThread: @unchecked Sendable {
     private var mutex = pthread_mutex_t()
     private var condition = pthread_cond_t()
     private var jobs: [() -> Void] = []
+    /// Counts posts and pokes, so the loop knows whether one came while it was busy.
+    private var wakeups: UInt64 = 0
     private var running = true
     private var thread = pthread_t()
     private var started = false
@@ -53,6 +55,7 @@ final class EngineThread: @unchecked Sendable {
     func post(_ job: @escaping () -> Void) {
         pthread_mutex_lock(&mutex)
         jobs.append(job)
+        wakeups &+= 1
         pthread_cond_signal(&condition)
         pthread_mutex_unlock(&mutex)
     }
@@ -60,6 +63,7 @@ final class EngineThread: @unchecked Sendable {
     /// Wakes the thread so it asks for the next deadline again (it moved earlier).
     func poke() {
         pthread_mutex_lock(&mutex)
+        wakeups &+= 1
         pthread_cond_signal(&condition)
         pthread_mutex_unlock(&mutex)
     }
@@ -89,24 +93,29 @@ final class EngineThread: @unchecked Sendable {
         started = false
     }
 
+    /// The loop. `nextDeadline` and the jobs run without the engine's mutex held, so a
+    /// data path may `post` or `poke` while holding its own lock; a wake-up that comes
+    /// while the loop computes its deadline is not lost (the generation changed).
     private func loop() {
         while true {
             pthread_mutex_lock(&mutex)
             var batch = jobs
             jobs.removeAll()
             let keepRunning = running
+            let generation = wakeups
             pthread_mutex_unlock(&mutex)
             for job in batch { job() }
             batch.removeAll()
             let now = MonotonicClock.now()
-            if let deadline = nextDeadline(), deadline <= now {
+            let deadline = nextDeadline()
+            if let deadline, deadline <= now {
                 onDeadline(now)
                 continue
             }
             if !keepRunning { return }
             pthread_mutex_lock(&mutex)
-            if jobs.isEmpty && running {
-                if let deadline = nextDeadline() {
+            if jobs.isEmpty && running && wakeups == generation {
+                if let deadline {
                     var time = timespec(tv_sec: Int(deadline.nanoseconds / 1_000_000_000),
                                         tv_nsec: Int(deadline.nanoseconds % 1_000_000_000))
                     pthread_cond_timedwait(&condition, &mutex, &time)

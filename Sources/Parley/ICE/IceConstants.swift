@@ -1,4 +1,6 @@
-/// Parley's ICE numbers in one place (Signalling/spec-drafts/ice.md, "Constants").
+/// Parley's ICE numbers in one place (Signalling/PROTOCOL.md, "ICE", "Constants"). The
+/// longest candidate attribute and the remote ufrag and password lengths are the SDP
+/// grammar's (`SDPLimits.maxCandidateBytes`, `iceUfragBytes`, `icePasswordBytes`).
 public enum IceConstants {
     // MARK: Specification constants
 
@@ -6,12 +8,6 @@ public enum IceConstants {
     public static let componentID: UInt32 = 1
     /// The largest datagram the transport carries: a sealed Parley frame never exceeds it.
     public static let maxDatagramBytes = 16_408
-    /// The longest candidate attribute accepted (RFC 8839 lines are far shorter; bounds the parser).
-    public static let maxCandidateAttributeBytes = 512
-    /// RFC 8839 `ice-ufrag`: 4 to 256 ice-chars.
-    public static let usernameFragmentLength = 4...256
-    /// RFC 8839 `ice-pwd`: 22 to 256 ice-chars.
-    public static let passwordLength = 22...256
     /// Length of the local credentials Parley generates (from the OS CSPRNG, not libnice's
     /// GLib PRNG): 8 ice-chars (48 bits) of ufrag, 32 ice-chars (192 bits) of password.
     public static let localUsernameFragmentLength = 8

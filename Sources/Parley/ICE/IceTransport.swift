@@ -42,7 +42,7 @@ public final class IceTransport: @unchecked Sendable {
 
     private struct Shared {
         var state: IceTransportState = .new
-        var selectedPair: IceCandidatePair?
+        var selectedPair: CandidatePair?
         var remoteCandidates = 0
         var gatherCalled = false
         var remoteCredentialsSet = false
@@ -129,11 +129,12 @@ public final class IceTransport: @unchecked Sendable {
 
     /// Adds one trickled remote candidate, given as the RFC 8839 attribute value without
     /// "a=" and without line end (`candidate:1 1 UDP 2015363327 192.0.2.7 49152 typ host`),
-    /// the form of `localCandidate` events. Refuses malformed text (`malformedCandidate`),
-    /// candidates Parley does not use (`unsupportedCandidate`: ignore those) and any
-    /// candidate beyond `maxRemoteCandidates` (`tooManyRemoteCandidates`).
+    /// the form of `localCandidate` events. Refuses text `IceCandidateAttribute.parse` refuses
+    /// (`malformedCandidate`), candidates Parley does not use (`unsupportedCandidate`: ignore
+    /// those; see `RemoteCandidatePolicy`) and any candidate beyond `maxRemoteCandidates`
+    /// (`tooManyRemoteCandidates`).
     public func addRemoteCandidate(_ attribute: String) throws(IceError) {
-        _ = try IceCandidateAttribute.parse(attribute, iceTCP: configuration.iceTCP)
+        let candidate = try RemoteCandidatePolicy.admit(attribute, iceTCP: configuration.iceTCP)
         let limit = configuration.maxRemoteCandidates
         let admitted = shared.withLock { shared -> Bool in
             guard shared.remoteCandidates < limit else { return false }
@@ -145,11 +146,12 @@ public final class IceTransport: @unchecked Sendable {
         }
         try onLoop { () throws(IceError) in
             guard let agent else { throw IceError(.closed, "the transport is closed") }
-            guard let candidate = nice_agent_parse_remote_candidate_sdp(agent, streamID, "a=" + attribute) else {
+            // The canonical text of what parsed: libnice reads exactly the candidate Parley checked.
+            guard let parsed = nice_agent_parse_remote_candidate_sdp(agent, streamID, candidate.text) else {
                 throw IceError(.malformedCandidate, "remote candidate refused: libnice could not parse it")
             }
-            defer { nice_candidate_free(candidate) }
-            var list = GSList(data: UnsafeMutableRawPointer(candidate), next: nil)
+            defer { nice_candidate_free(parsed) }
+            var list = GSList(data: UnsafeMutableRawPointer(parsed), next: nil)
             guard nice_agent_set_remote_candidates(agent, streamID, IceConstants.componentID, &list) >= 0 else {
                 throw IceError(.malformedCandidate, "remote candidate refused: libnice would not add it")
             }
@@ -186,7 +188,7 @@ public final class IceTransport: @unchecked Sendable {
     public var state: IceTransportState { shared.withLock { $0.state } }
 
     /// The pair datagrams currently use; nil before the first selection.
-    public var selectedPair: IceCandidatePair? { shared.withLock { $0.selectedPair } }
+    public var selectedPair: CandidatePair? { shared.withLock { $0.selectedPair } }
 
     public var stats: IceTransportStats {
         var stats = counters.snapshot()
@@ -438,7 +440,7 @@ public final class IceTransport: @unchecked Sendable {
 
     fileprivate func handleSelectedPair(local: UnsafeMutablePointer<NiceCandidate>, remote: UnsafeMutablePointer<NiceCandidate>) {
         guard !closedOnLoop, let agent else { return }
-        let pair = IceCandidatePair(local: IceTransport.info(local), remote: IceTransport.info(remote))
+        let pair = CandidatePair(local: IceTransport.endpoint(local), remote: IceTransport.endpoint(remote))
         var granted: (Int32, Int32) = (0, 0)
         if let socket = nice_agent_get_selected_socket(agent, streamID, IceConstants.componentID) {
             granted = applySocketBuffers(to: socket)
@@ -485,27 +487,22 @@ public final class IceTransport: @unchecked Sendable {
         return granted
     }
 
-    static func info(_ candidate: UnsafeMutablePointer<NiceCandidate>) -> IceCandidateInfo {
-        let type: IceCandidateType
+    /// One end of a selected pair as the call reports it.
+    static func endpoint(_ candidate: UnsafeMutablePointer<NiceCandidate>) -> PathEndpoint {
+        let kind: CandidateKind
         switch candidate.pointee.type {
-        case NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE: type = .serverReflexive
-        case NICE_CANDIDATE_TYPE_PEER_REFLEXIVE: type = .peerReflexive
-        case NICE_CANDIDATE_TYPE_RELAYED: type = .relayed
-        default: type = .host
+        case NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE: kind = .serverReflexive
+        case NICE_CANDIDATE_TYPE_PEER_REFLEXIVE: kind = .peerReflexive
+        case NICE_CANDIDATE_TYPE_RELAYED: kind = .relayed
+        default: kind = .host
         }
-        let transport: IceCandidateTransport
-        switch candidate.pointee.transport {
-        case NICE_CANDIDATE_TRANSPORT_TCP_ACTIVE: transport = .tcpActive
-        case NICE_CANDIDATE_TRANSPORT_TCP_PASSIVE: transport = .tcpPassive
-        case NICE_CANDIDATE_TRANSPORT_TCP_SO: transport = .tcpSimultaneousOpen
-        default: transport = .udp
-        }
+        let transport = candidate.pointee.transport == NICE_CANDIDATE_TRANSPORT_UDP ? "udp" : "tcp"
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         nice_address_to_string(&candidate.pointee.addr, &text)
         let port = UInt16(truncatingIfNeeded: nice_address_get_port(&candidate.pointee.addr))
         // nice_address_to_string NUL-terminates within INET6_ADDRSTRLEN.
         let address = text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        return IceCandidateInfo(type: type, transport: transport, address: address, port: port)
+        return PathEndpoint(kind: kind, transport: transport, address: address, port: port)
     }
 
     static func generateCredentials() -> IceCredentials {
@@ -520,13 +517,12 @@ public final class IceTransport: @unchecked Sendable {
                               password: random(IceConstants.localPasswordLength))
     }
 
+    /// RFC 8839's rules for a ufrag and password, as the SDP grammar applies them.
     static func validate(_ credentials: IceCredentials) throws(IceError) {
-        let ufrag = credentials.usernameFragment.utf8, password = credentials.password.utf8
-        guard IceConstants.usernameFragmentLength.contains(ufrag.count), ufrag.allSatisfy(IceCandidateAttribute.isIceChar) else {
-            throw IceError(.invalidCredentials, "the remote ufrag must be 4 to 256 ice-chars (letters, digits, + and /), got \(ufrag.count) bytes")
-        }
-        guard IceConstants.passwordLength.contains(password.count), password.allSatisfy(IceCandidateAttribute.isIceChar) else {
-            throw IceError(.invalidCredentials, "the remote password must be 22 to 256 ice-chars (letters, digits, + and /), got \(password.count) bytes")
+        do throws(SDPError) {
+            try credentials.validate()
+        } catch {
+            throw IceError(.invalidCredentials, "the remote credentials are refused: \(error.reason)")
         }
     }
 }

@@ -1,3 +1,5 @@
+import ParleyProtocol
+
 /// Where an `IceTransport` stands. `failed`, `disconnected` and `closed` are terminal.
 public enum IceTransportState: Sendable, Equatable, CustomStringConvertible {
     /// Created; `gather()` not called yet.
@@ -36,69 +38,6 @@ public enum IceTransportState: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// RFC 8445 candidate types.
-public enum IceCandidateType: String, Sendable, Equatable {
-    case host
-    case serverReflexive = "srflx"
-    case peerReflexive = "prflx"
-    case relayed = "relay"
-}
-
-/// The transport of a candidate (RFC 6544 names the TCP kinds).
-public enum IceCandidateTransport: String, Sendable, Equatable {
-    case udp
-    case tcpActive = "tcp-active"
-    case tcpPassive = "tcp-passive"
-    case tcpSimultaneousOpen = "tcp-so"
-}
-
-/// One end of a candidate pair as libnice reports it.
-public struct IceCandidateInfo: Sendable, Equatable, CustomStringConvertible {
-    public var type: IceCandidateType
-    public var transport: IceCandidateTransport
-    /// A numeric IPv4 or IPv6 address.
-    public var address: String
-    public var port: UInt16
-
-    public init(type: IceCandidateType, transport: IceCandidateTransport, address: String, port: UInt16) {
-        self.type = type
-        self.transport = transport
-        self.address = address
-        self.port = port
-    }
-
-    public var description: String {
-        let host = address.contains(":") ? "[\(address)]" : address
-        return "\(type.rawValue) \(transport.rawValue) \(host):\(port)"
-    }
-}
-
-/// Whether datagrams go straight between the two devices or through a TURN server.
-public enum IcePathKind: String, Sendable, Equatable {
-    /// Neither end of the selected pair is a relayed candidate (host, srflx or prflx both
-    /// sides): the devices reach each other directly, possibly through NATs.
-    case direct
-    /// At least one end is a relayed candidate: a TURN server forwards every datagram.
-    case relayed
-}
-
-/// The candidate pair ICE selected for the component.
-public struct IceCandidatePair: Sendable, Equatable, CustomStringConvertible {
-    public var local: IceCandidateInfo
-    public var remote: IceCandidateInfo
-
-    public init(local: IceCandidateInfo, remote: IceCandidateInfo) {
-        self.local = local
-        self.remote = remote
-    }
-
-    public var path: IcePathKind {
-        local.type == .relayed || remote.type == .relayed ? .relayed : .direct
-    }
-
-    public var description: String { "\(path): \(local) -> \(remote)" }
-}
-
 /// What an `IceTransport` reports, in order, on the loop thread.
 public enum IceTransportEvent: Sendable, Equatable {
     /// A local candidate to trickle to the peer, as an RFC 8839 attribute value without
@@ -109,7 +48,8 @@ public enum IceTransportEvent: Sendable, Equatable {
     /// The transport's state changed (never to `.new` or `.closed`).
     case stateChanged(IceTransportState)
     /// ICE selected a pair, first when connecting and again if it switches to a better one.
-    case selectedPair(IceCandidatePair)
+    /// TCP candidates of either RFC 6544 type are reported as transport "tcp".
+    case selectedPair(CandidatePair)
 }
 
 /// Counters of one transport, read at any time from any thread.

@@ -128,7 +128,7 @@ public final class SignallingClient: @unchecked Sendable {
         while !pendingInputs.isEmpty {
             let next = pendingInputs.removeFirst()
             if case .start = next, !loop.acceptsWork { continue }
-            let now = SignallingLoop.now()
+            let now = MonotonicClock.now()
             let actions = core.withLock { $0.handle(next, now: now) }
             for action in actions { perform(action) }
         }

@@ -199,13 +199,13 @@ public final class SignallingLoop: LWSTimerOwner, @unchecked Sendable {
     private var shouldExit: Bool {
         guard stopping else { return false }
         if liveTransports == 0 { return true }
-        return graceDeadline.map { SignallingLoop.now() >= $0 } ?? true
+        return graceDeadline.map { MonotonicClock.now() >= $0 } ?? true
     }
 
     private func beginShutdown() {
         stopping = true
         for client in Array(clients.values) { client.handle(.stop) }
-        graceDeadline = SignallingLoop.now() + closeGrace
+        graceDeadline = MonotonicClock.now() + closeGrace
         armTimer()
     }
 
@@ -238,14 +238,7 @@ public final class SignallingLoop: LWSTimerOwner, @unchecked Sendable {
         return vhost
     }
 
-    // MARK: Time
-
-    /// Monotonic time (CLOCK_MONOTONIC, the clock lws schedules with).
-    static func now() -> Timestamp {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return Timestamp(nanoseconds: UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec))
-    }
+    // MARK: Time (`MonotonicClock`: CLOCK_MONOTONIC, the clock lws schedules with)
 
     /// Asks for `client.timerFired()` at `deadline`.
     func schedule(_ client: SignallingClient, at deadline: Timestamp) {
@@ -257,7 +250,7 @@ public final class SignallingLoop: LWSTimerOwner, @unchecked Sendable {
         let earliest = [timers.earliest, graceDeadline].compactMap { $0 }.min()
         guard let earliest, earliest != timerArmedAt else { return }
         timerArmedAt = earliest
-        let now = SignallingLoop.now()
+        let now = MonotonicClock.now()
         let wait = earliest.since(now).clampedNanoseconds
         let microseconds = Int64(clamping: (wait + 999) / 1000)
         timer.schedule(on: context, afterMicroseconds: microseconds)
@@ -266,7 +259,7 @@ public final class SignallingLoop: LWSTimerOwner, @unchecked Sendable {
     /// The lws timer fired: tick every client whose deadline has come.
     package func lwsTimerFired() {
         timerArmedAt = nil
-        let now = SignallingLoop.now()
+        let now = MonotonicClock.now()
         while let due = timers.popDue(now: now) {
             due.client.timerFired(scheduledFor: due.at)
         }
