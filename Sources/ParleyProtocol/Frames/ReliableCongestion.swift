@@ -273,8 +273,13 @@ struct ReliableCongestion {
             cwnd = minCwnd
             return
         }
+        // Headroom for acks that come in bursts: the host's timers and threads add up to
+        // a few pacing bursts of delay that the min RTT does not show (on loopback the
+        // min RTT is ~40 us but acks often wait ~200 us for a thread), so the window also
+        // covers `hostDelayAllowance` of sending at the estimated rate.
         let target = bandwidth > 0 && minRTT != nil
             ? UInt64(cwndGain * Double(bdp)) + 3 * packetBytes
+                + UInt64(bandwidth * Double(ReliableConstants.hostDelayAllowance.reliableNanoseconds) / 1e9)
             : initialCwnd
         if filledPipe {
             cwnd = min(cwnd + acked, target)
