@@ -106,7 +106,7 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         .testTarget(
             name: "SignallingServerTests",
-            dependencies: ["SignallingServer", "SignallingCore", "Parley", "ParleyProtocol", "ParleyCrypto",
+            dependencies: ["SignallingServer", "SignallingCore", "Parley", "ParleyProtocol", "ParleyCrypto", "ParleyTesting",
                            "CParleyShims", "CWebSockets", "CRawTLS",
                            .product(name: "Logging", package: "swift-log")]
         ),

@@ -10,6 +10,6 @@ struct ParleyBench: AsyncParsableCommand {
         commandName: "parley-bench",
         abstract: "Benchmarks of Parley's layers, each printed beside its baseline from the same run.",
         subcommands: [CryptoCommand.self, SignallingCoreCommand.self, RelayCommand.self, ConnectionsCommand.self,
-                      ConnectionsWorkerCommand.self, LinkCommand.self]
+                      ConnectionsWorkerCommand.self, LinkCommand.self, CallPeerCommand.self]
     )
 }

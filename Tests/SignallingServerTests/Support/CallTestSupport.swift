@@ -134,7 +134,13 @@ class CallTestCase: XCTestCase {
                 if written == 0 { try await Task.sleep(for: .milliseconds(2)) }
             }
         }
-        try await waitUntil("the file completed or failed", within: limit) { received.fileEnded }
+        do {
+            try await waitUntil("the file completed or failed", within: limit) { received.fileEnded }
+        } catch {
+            writer.cancel()
+            XCTFail("\(received.fileBytes.count) of \(file.count) bytes arrived; the sender's channel: \(call.stats.reliable.map { "\($0)" } ?? "-")")
+            throw error
+        }
         try await writer.value
         XCTAssertFalse(received.all.contains { if case .fileFailed = $0 { return true } else { return false } }, "the file did not fail")
         return received.fileBytes

@@ -58,6 +58,23 @@ final class ServerFixture {
         try server.start()
     }
 
+    /// A server on a given `port` with a given `certificate`, open enrollment and a new
+    /// in-memory store: the restart of a stopped fixture, which devices reach again at
+    /// the same address with the same pin.
+    init(port: Int, certificate: ServerCertificate) throws {
+        var options = ServerOptions()
+        options.port = port
+        options.metricsPort = nil
+        options.enrollment = .open
+        options.drainTimeout = .seconds(2)
+        store = MemoryStateStore()
+        self.certificate = certificate
+        var logger = Logger(label: "test.parley-signal")
+        logger.logLevel = .warning
+        server = try SignallingServer(options: options, certificate: certificate, store: store, logger: logger)
+        try server.start()
+    }
+
     func stop() { server.stopNow() }
 
     /// A raw client logged in as `identity` (a new device when nil).
