@@ -51,6 +51,8 @@ bench: deps
 	swift build -c release --product parley-signal
 	swift run -c release parley-bench relay
 	swift run -c release parley-bench connections
+	swift run -c release parley-bench call
+	swift run -c release parley-bench link
 
 ## Longer fuzzing: make fuzz FUZZ_SECONDS=600
 fuzz: deps

@@ -10,6 +10,9 @@ struct ParleyBench: AsyncParsableCommand {
         commandName: "parley-bench",
         abstract: "Benchmarks of Parley's layers, each printed beside its baseline from the same run.",
         subcommands: [CryptoCommand.self, SignallingCoreCommand.self, RelayCommand.self, ConnectionsCommand.self,
-                      ConnectionsWorkerCommand.self, LinkCommand.self, CallPeerCommand.self]
+                      ConnectionsWorkerCommand.self,
+                      CallPeerCommand.self,
+                      CallCommand.self,
+                      LinkCommand.self]
     )
 }
