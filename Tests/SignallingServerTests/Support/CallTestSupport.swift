@@ -138,7 +138,7 @@ class CallTestCase: XCTestCase {
             try await waitUntil("the file completed or failed", within: limit) { received.fileEnded }
         } catch {
             writer.cancel()
-            XCTFail("\(received.fileBytes.count) of \(file.count) bytes arrived; the sender's channel: \(call.stats.reliable.map { "\($0)" } ?? "-")")
+            XCTFail("\(received.fileBytes.count) of \(file.count) bytes arrived; the call: \(call.state); the sender's channel: \(call.stats.reliable.map { "\($0)" } ?? "-")")
             throw error
         }
         try await writer.value
