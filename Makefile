@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 # Debian packages the build and the tests need (checked one by one; only missing
 # ones are installed).
-APT_PACKAGES := pkg-config libsodium-dev libnice-dev libwebsockets-dev libwebsockets-evlib-ev libev-dev libssl-dev coturn
+APT_PACKAGES := pkg-config libsodium-dev libnice-dev libwebsockets-dev libwebsockets-evlib-ev libev-dev libssl-dev coturn libopus-dev tmux
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZ_SECONDS ?= 60
 SMOKE_FUZZ_SECONDS ?= 10

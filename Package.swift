@@ -13,6 +13,8 @@ let package = Package(
         .executable(name: "parley-signal", targets: ["ParleySignal"]),
         .executable(name: "parley-bench", targets: ["ParleyBench"]),
         .executable(name: "parley-vectors", targets: ["ParleyVectorTool"]),
+        .executable(name: "parley-agent", targets: ["ParleyAgent"]),
+        .executable(name: "parley-chat", targets: ["ParleyChat"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -24,6 +26,7 @@ let package = Package(
         // C libraries from Debian packages (installed by `make deps`).
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CNice", pkgConfig: "nice", providers: [.apt(["libnice-dev"])]),
+        .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
         .systemLibrary(name: "CWebSockets", pkgConfig: "libwebsockets", providers: [.apt(["libwebsockets-dev"])]),
         .target(name: "CParleyShims", dependencies: ["CNice", "CWebSockets"],
                 linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto"), .linkedLibrary("ev")]),
@@ -82,6 +85,27 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")],
             path: "Sources/ParleyBench"
         ),
+        // Samples: what a new user runs first. The kit is what they share (options, config files).
+        .target(
+            name: "ParleySampleKit",
+            dependencies: ["Parley", "ParleyProtocol", "ParleyCrypto",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Samples/Shared"
+        ),
+        .executableTarget(
+            name: "ParleyAgent",
+            dependencies: ["ParleySampleKit", "Parley", "ParleyProtocol", "ParleyCrypto", "COpus",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Samples/CallAgent"
+        ),
+        .executableTarget(
+            name: "ParleyChat",
+            dependencies: ["ParleySampleKit", "Parley", "ParleyProtocol", "ParleyCrypto",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Samples/TerminalChat"
+        ),
         .executableTarget(
             name: "ParleyVectorTool",
             dependencies: ["ParleyCrypto"],
@@ -118,6 +142,12 @@ let package = Package(
         .testTarget(
             name: "ParleyIceTests",
             dependencies: ["Parley", "ParleyTesting", "ParleyProtocol", "ParleyCrypto", "CNice",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+        // The samples driven as their users drive them (processes, tmux), against a real server.
+        .testTarget(
+            name: "SampleTests",
+            dependencies: ["ParleySampleKit", "SignallingServer", "Parley", "ParleyProtocol", "ParleyCrypto", "COpus",
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(

@@ -1,0 +1,2 @@
+// parley-agent: placeholder until the agent lands.
+print("parley-agent")

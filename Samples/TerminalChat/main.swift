@@ -1,0 +1,2 @@
+// parley-chat: placeholder until the chat client lands.
+print("parley-chat")
