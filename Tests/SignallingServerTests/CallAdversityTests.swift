@@ -92,8 +92,10 @@ final class CallAdversityTests: CallTestCase {
 
     // MARK: A peer that dies
 
+    /// Consent on the sealed path: no frame from the killed peer opens for the consent
+    /// timeout (10 s here, the shortest production value), so the call ends.
     func testACallWhosePeerProcessIsKilledEndsWithConnectionLostAndErasesItsKeys() async throws {
-        let alice = try await startClient()
+        let alice = try await startClient { $0.callTimeouts.pathConsent = CallSpec.minPathConsentTimeout }
         let baseline = SecretBytes.liveCount
         let peer = try PeerProcess(arguments: ["call-peer", "--url", "wss://127.0.0.1:\(fixture.port)/", "--pin", Hex.encode(fixture.pin),
                                                "--realm", "home", "--code", "482-915"])
@@ -112,7 +114,10 @@ final class CallAdversityTests: CallTestCase {
         let killed = ContinuousClock.now
         peer.kill()
         try await waitUntil("the call ended", within: .seconds(40)) { call.end != nil }
-        print("a killed peer ended the call \(ContinuousClock.now - killed) after SIGKILL")
+        let detected = ContinuousClock.now - killed
+        print("a killed peer ended the call \(detected) after SIGKILL")
+        XCTAssertGreaterThanOrEqual(detected, CallSpec.minPathConsentTimeout - .seconds(1),
+                                    "consent expired only after the timeout (the last frame may predate the kill by the keepalive interval)")
         XCTAssertEqual(call.end, .failed(.connectionLost))
         XCTAssertEqual(SecretBytes.liveCount, baseline, "every secret of the call is erased")
     }

@@ -52,6 +52,31 @@ final class CallLoopbackTests: CallTestCase {
         XCTAssertEqual(SecretBytes.liveCount, baseline, "every secret of the call is erased on both sides")
     }
 
+    /// Consent on the sealed path keeps an idle call alive: with a 3 s consent timeout and
+    /// nothing sent by the application for 6 s, each side's keepalives (one per second of
+    /// silence) keep the other's consent fresh, and the call still carries a message after.
+    func testAnIdleCallStaysUpOnKeepalivesLongerThanTheConsentTimeout() async throws {
+        let shortConsent: (inout ParleyConfiguration) -> Void = { $0.callTimeouts.pathConsent = .seconds(3) }
+        let alice = try await startClient(configure: shortConsent)
+        let bob = try await startClient(configure: shortConsent)
+        let (call, answered) = try await connectedCall(alice, bob, callerCode: nil, calleeCode: nil)
+        let received = DataCollector(answered.received())
+        let framesBefore = answered.stats.framesReceived
+
+        try await Task.sleep(for: .seconds(6))
+        XCTAssertEqual(call.state, .connected, "\(call.end.map { "\($0)" } ?? "")")
+        XCTAssertEqual(answered.state, .connected, "\(answered.end.map { "\($0)" } ?? "")")
+        XCTAssertGreaterThanOrEqual(answered.stats.framesReceived - framesBefore, 3,
+                                    "the idle caller sent keepalives (about one per second)")
+        XCTAssertEqual(answered.stats.refusedFrames, 0)
+        XCTAssertTrue(received.messages.isEmpty, "keepalives are not delivered to the application")
+
+        try call.send(message: Array("still here".utf8))
+        try await waitUntil("the message after the idle period arrived") { !received.messages.isEmpty }
+        XCTAssertEqual(received.messages, [Array("still here".utf8)])
+        call.hangUp()
+    }
+
     func testAWrongCodeFailsBothClientsWithSecurityCodeMismatch() async throws {
         let alice = try await startClient()
         let bob = try await startClient()

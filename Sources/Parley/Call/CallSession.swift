@@ -338,7 +338,8 @@ final class CallSession: @unchecked Sendable {
         let path: DataPath
         do {
             path = try DataPath(
-                sealer: sealer, opener: opener, reliable: client.reliableConfiguration, now: MonotonicClock.now(),
+                sealer: sealer, opener: opener, reliable: client.reliableConfiguration,
+                consentTimeout: client.callTimeouts.pathConsent, now: MonotonicClock.now(),
                 deliver: { [weak self] data in self?.deliver(data) },
                 control: { [weak self] payload in
                     guard let self else { return }
@@ -347,6 +348,10 @@ final class CallSession: @unchecked Sendable {
                 channelFailed: { [weak self] error in
                     guard let self else { return }
                     self.engine.post { self.transportInput(.failed("the reliable channel failed: \(error)")) }
+                },
+                consentLost: { [weak self] in
+                    guard let self else { return }
+                    self.engine.post { self.transportInput(.consentLost) }
                 },
                 deadlineMoved: { [engine] in engine.poke() })
         } catch {
@@ -451,6 +456,7 @@ protocol CallEngineHost: AnyObject, Sendable {
     var iceLoop: IceLoop { get }
     var iceConfiguration: IceConfiguration { get }
     var reliableConfiguration: ReliableConfiguration { get }
+    var callTimeouts: CallTimeouts { get }
     var localCandidateRewrite: (@Sendable (String) -> String?)? { get }
     func sendSignalling(_ message: SignalMessage)
     func callEnded(_ session: CallSession)

@@ -62,6 +62,10 @@ final class DataPath: @unchecked Sendable {
     private var transport: IceTransport?
     private var connected = false
     private var closed = false
+    /// Consent on the sealed path: keepalives out, expiry when the peer goes quiet.
+    private var consent: PathConsent
+    private var consentReported = false
+    private let consentLost: @Sendable () -> Void
     private let deliver: @Sendable (CallData) -> Void
     private let control: @Sendable ([UInt8]) -> Void
     private let channelFailed: @Sendable (ReliableError) -> Void
@@ -83,10 +87,14 @@ final class DataPath: @unchecked Sendable {
     private(set) var framesSent = 0
     private(set) var framesReceived = 0
 
-    init(sealer: FrameSealer, opener: FrameOpener, reliable configuration: ReliableConfiguration, now: Timestamp,
+    init(sealer: FrameSealer, opener: FrameOpener, reliable configuration: ReliableConfiguration, consentTimeout: Duration,
+         now: Timestamp,
          deliver: @escaping @Sendable (CallData) -> Void, control: @escaping @Sendable ([UInt8]) -> Void,
-         channelFailed: @escaping @Sendable (ReliableError) -> Void, deadlineMoved: @escaping @Sendable () -> Void) throws {
+         channelFailed: @escaping @Sendable (ReliableError) -> Void, consentLost: @escaping @Sendable () -> Void,
+         deadlineMoved: @escaping @Sendable () -> Void) throws {
         self.sealer = sealer
+        consent = PathConsent(timeout: consentTimeout)
+        self.consentLost = consentLost
         self.opener = opener
         reliable = try ReliableChannel(configuration: configuration, now: now)
         packetizer = try MediaPacketizer(maxPacketPayload: min(configuration.maxPacketPayload, MediaLimits.maxPacketPayload))
@@ -122,6 +130,7 @@ final class DataPath: @unchecked Sendable {
     func transportConnected(now: Timestamp) {
         locked {
             connected = true
+            consent.start(now: now)
             flush(now: now)
         }
     }
@@ -144,7 +153,39 @@ final class DataPath: @unchecked Sendable {
             reassembler.handleTimeout(now: now)
             drainEvents()
             flush(now: now)
+            serviceConsent(now: now)
         }
+    }
+
+    /// Sends a keepalive when this side has been quiet, and reports (once) a peer whose
+    /// frames stopped opening for the consent timeout (lock held).
+    private func serviceConsent(now: Timestamp) {
+        guard connected, !closed else { return }
+        if consent.expired(now: now) {
+            if !consentReported {
+                consentReported = true
+                consentLost()
+            }
+            return
+        }
+        if consent.keepaliveDue(now: now) {
+            let keepalive = ControlFrame.keepalive.encoded
+            keepalive.withUnsafeBytes { plain.copyMemory(from: $0) }
+            sealIntoBatch(type: FrameType.control.rawValue, count: keepalive.count, now: now)
+            sendBatch()
+        }
+    }
+
+    /// The earliest timer of the channel, the reassembler and consent (lock held). The
+    /// channel's and consent's timers only count once ICE is connected.
+    private func timersDeadline(now: Timestamp) -> Timestamp? {
+        guard !closed else { return nil }
+        var deadlines = [reassembler.nextDeadline]
+        if connected {
+            deadlines.append(reliable.nextDeadline(now: now))
+            if !consentReported { deadlines.append(consent.nextDeadline) }
+        }
+        return deadlines.compactMap { $0 }.min()
     }
 
     func nextDeadline(now: Timestamp) -> Timestamp? {
@@ -152,7 +193,7 @@ final class DataPath: @unchecked Sendable {
             guard !closed else { return nil }
             // Before ICE is connected nothing can be sent, so the channel's timers would
             // only spin the engine; they count again from `transportConnected`.
-            engineDeadline = [connected ? reliable.nextDeadline(now: now) : nil, reassembler.nextDeadline].compactMap { $0 }.min()
+            engineDeadline = timersDeadline(now: now)
             return engineDeadline
         }
     }
@@ -160,8 +201,7 @@ final class DataPath: @unchecked Sendable {
     /// True when a timer is now due before the one the engine waits for (lock held); the
     /// caller then calls `deadlineMoved` once it released the lock.
     private func deadlineMovedEarlier(now: Timestamp) -> Bool {
-        guard let next = [connected ? reliable.nextDeadline(now: now) : nil, reassembler.nextDeadline].compactMap({ $0 }).min()
-        else { return false }
+        guard let next = timersDeadline(now: now) else { return false }
         if let armed = engineDeadline, armed <= next { return false }
         engineDeadline = next
         return true
@@ -260,6 +300,7 @@ final class DataPath: @unchecked Sendable {
             return
         }
         framesReceived += 1
+        consent.frameOpened(now: now)
         let payload = UnsafeRawBufferPointer(rebasing: opened[0..<count])
         switch FrameType(rawValue: header.type) {
         case .messageData?, .messageAck?:
@@ -271,7 +312,8 @@ final class DataPath: @unchecked Sendable {
                 deliver(.media(frame))
             }
         case .control?:
-            control(Array(payload))
+            let bytes = Array(payload)
+            if ControlFrame.decode(bytes) != .keepalive { control(bytes) }
         case nil:
             break  // reserved type: authenticated, ignored
         }
@@ -312,6 +354,7 @@ final class DataPath: @unchecked Sendable {
                                             into: slot, now: now) else { return }
         batchDatagrams.append(UnsafeRawBufferPointer(rebasing: slot[0..<sealed]))
         batchUsed += DataPath.slotBytes
+        consent.frameSent(now: now)
     }
 
     private func sendBatch() {

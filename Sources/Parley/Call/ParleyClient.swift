@@ -46,6 +46,7 @@ public final class ParleyClient: CallEngineHost, @unchecked Sendable {
     let iceLoop: IceLoop
     var iceConfiguration: IceConfiguration { configuration.ice }
     var reliableConfiguration: ReliableConfiguration { configuration.reliable }
+    var callTimeouts: CallTimeouts { configuration.callTimeouts }
     var localCandidateRewrite: (@Sendable (String) -> String?)? { configuration.localCandidateRewrite }
     private let identity: DeviceIdentity
     private let logger: Logger

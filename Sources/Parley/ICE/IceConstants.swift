@@ -22,11 +22,11 @@ public enum IceConstants {
     /// libnice 0.1.21's limit of TURN servers per component (`NICE_CANDIDATE_MAX_TURN_SERVERS`).
     public static let maxTurnServers = 8
 
-    /// Consent freshness as libnice 0.1.21 implements RFC 7675 (compile-time constants in
-    /// agent-priv.h, not configurable): a consent check every 5 s ± 20 % (at least 4 s);
-    /// consent is lost 10 s after the last response, so a vanished peer is reported 4 s to
-    /// 10 s after it vanished (measured: 10.0 s when it vanished right after connecting).
-    /// RFC 7675 allows 30 s.
+    /// Consent freshness as libnice 0.1.21 implements RFC 7675, when
+    /// `IceConfiguration.libniceConsentFreshness` turns it on (compile-time constants in
+    /// agent-priv.h, not configurable): one consent check every 5 s ± 20 % (at least 4 s),
+    /// never retransmitted; consent is lost 10 s after the last response. Calls leave it off
+    /// and use `PathConsent` on their sealed frames (PROTOCOL.md, "ICE").
     public static let consentCheckInterval: Duration = .seconds(5)
     public static let consentTimeout: Duration = .seconds(10)
 

@@ -297,7 +297,8 @@ public final class IceTransport: @unchecked Sendable {
     }
 
     private func setUpAgent() -> IceError? {
-        var options = NICE_AGENT_OPTION_ICE_TRICKLE.rawValue | NICE_AGENT_OPTION_CONSENT_FRESHNESS.rawValue
+        var options = NICE_AGENT_OPTION_ICE_TRICKLE.rawValue
+        if configuration.libniceConsentFreshness { options |= NICE_AGENT_OPTION_CONSENT_FRESHNESS.rawValue }
         if configuration.nomination == .regular { options |= NICE_AGENT_OPTION_REGULAR_NOMINATION.rawValue }
         guard let agent = nice_agent_new_full(loop.context, NICE_COMPATIBILITY_RFC5245, NiceAgentOption(options)) else {
             return IceError(.agentSetupFailed, "libnice could not create an agent")

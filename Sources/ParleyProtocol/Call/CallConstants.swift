@@ -48,6 +48,13 @@ public enum CallSpec {
 
     /// The bye and abort code for an ordinary hang-up.
     public static let byeHangUp: UInt16 = 0
+
+    /// A connected side that has sent no frame for this long sends a keepalive control
+    /// frame, so its peer keeps seeing authenticated traffic on an idle call.
+    public static let keepaliveInterval: Duration = .seconds(1)
+    /// The shortest consent timeout a side may use: enough keepalives fit in it that random
+    /// loss cannot end a call (ten in a row lost at 10 % loss: 1 in 10^10).
+    public static let minPathConsentTimeout: Duration = .seconds(10)
 }
 
 /// How long each step of a call may take before the call fails with `timeout`.
@@ -65,6 +72,10 @@ public struct CallTimeouts: Equatable, Sendable {
     public var connect: Duration = .seconds(30)
     /// How long a later blob waits for a missing earlier one before the call fails.
     public var blobGap: Duration = .seconds(5)
+    /// Connected: how long without an authenticated frame from the peer before the path has
+    /// lost consent and the call ends with `connectionLost` (RFC 7675's 30 s). At least
+    /// `CallSpec.minPathConsentTimeout` in production; tests may shorten it.
+    public var pathConsent: Duration = .seconds(30)
 
     public init() {}
     public static let `default` = CallTimeouts()
