@@ -62,9 +62,14 @@ fuzz: deps
 vectors: deps
 	swift run parley-vectors > Tests/ParleyCryptoTests/Resources/protocol-vectors.json
 
-## What runs today: a complete call handshake between two in-process devices.
+## The demo: parley-signal on loopback and two parley-agents; one calls the other with a
+## security code, they exchange messages, Opus audio and a file, and a report follows.
+## `make demo CODE_MISMATCH=1` gives the caller another code and shows the mismatch.
 run demo: deps
-	swift run parley-vectors --demo $(if $(CODE_MISMATCH),--mismatch,)
+	swift build --product parley-signal
+	swift build --product parley-agent
+	swift build --product parley-demo
+	"$$(swift build --show-bin-path)/parley-demo" $(if $(CODE_MISMATCH),--code-mismatch,)
 
 clean:
 	rm -rf .build .build-* .build_*

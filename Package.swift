@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "parley-vectors", targets: ["ParleyVectorTool"]),
         .executable(name: "parley-agent", targets: ["ParleyAgent"]),
         .executable(name: "parley-chat", targets: ["ParleyChat"]),
+        .executable(name: "parley-demo", targets: ["ParleyDemo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -106,6 +107,8 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")],
             path: "Samples/TerminalChat"
         ),
+        // `make demo`: parley-signal and two parley-agents in one call, with a report.
+        .executableTarget(name: "ParleyDemo", path: "Samples/Demo"),
         .executableTarget(
             name: "ParleyVectorTool",
             dependencies: ["ParleyCrypto"],

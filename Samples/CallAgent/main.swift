@@ -1,2 +1,0 @@
-// parley-agent: placeholder until the agent lands.
-print("parley-agent")
