@@ -17,12 +17,12 @@ final class AudioSender: Sendable {
     /// cancelled or the call stops taking frames (returns false).
     func run(call: Call, source: AudioSource, audio: NegotiatedAudio, payloadType: UInt8, events: EventWriter) async -> Bool {
         let encoder: OpusEncoder
-        do { encoder = try OpusEncoder() } catch {
+        do { encoder = try OpusEncoder(maxBitrate: audio.maxBitrate) } catch {
             events.error(.callFailed, "\(error)")
             return false
         }
-        if let limit = audio.maxBitrate, limit < OpusCodec.defaultBitrate {
-            events.log("the peer asks for at most \(limit) bit/s of audio; libopus's default (about \(OpusCodec.defaultBitrate)) is sent (see README, Limits)")
+        if let limit = audio.maxBitrate, UInt32(clamping: encoder.bitrate) > limit {
+            events.log("the peer asks for at most \(limit) bit/s of audio; Opus cannot go below \(encoder.bitrate) bit/s")
         }
         var blocks = BlockSource(source)
         let clock = ContinuousClock()

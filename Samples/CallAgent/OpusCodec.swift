@@ -9,24 +9,42 @@ enum OpusCodec {
     static let maxPacketBytes = 1275
     /// The most samples one packet can decode to (120 ms at 48 kHz).
     static let maxDecodeSamples = 5760
-    /// libopus's bitrate for this format when none is set: 60 x 50 frames/s + 48000 x 1 channel (bit/s).
-    static let defaultBitrate: UInt32 = 51_000
+    /// The bitrate sent when the answer sets no limit: plenty for wideband speech and music.
+    static let defaultBitrate: Int32 = 32_000
+    /// libopus's accepted bitrates (bit/s).
+    static let bitrateRange: ClosedRange<Int32> = 6_000...510_000
+    /// The loss the encoder's in-band FEC is tuned for (percent).
+    static let expectedLossPercent: Int32 = 5
 
     static func errorText(_ code: Int32) -> String { String(cString: opus_strerror(code)) }
 }
 
-/// An Opus encoder for 20 ms mono frames. Its bitrate is libopus's default for this format
-/// (about 51 kbit/s, below the 64 kbit/s the agent negotiates): setting one needs
-/// `opus_encoder_ctl`, a variadic C function Swift cannot call.
+/// An Opus encoder for 20 ms mono frames at the negotiated bitrate (the answer's TIAS
+/// limit, else `OpusCodec.defaultBitrate`), with in-band FEC so a lost frame can be
+/// rebuilt from the next one.
 final class OpusEncoder {
     private let state: OpaquePointer
+    /// The bitrate the encoder was set to (bit/s).
+    let bitrate: Int32
 
-    init() throws {
+    init(maxBitrate: UInt32?) throws {
         var error: Int32 = 0
         guard let state = opus_encoder_create(Int32(OpusCodec.sampleRate), 1, OPUS_APPLICATION_AUDIO, &error), error == OPUS_OK else {
             throw AgentFailure(.callFailed, "opus encoder: \(OpusCodec.errorText(error))")
         }
         self.state = state
+        let wanted = maxBitrate.map { Int32(clamping: $0) } ?? OpusCodec.defaultBitrate
+        let clamped = min(max(wanted, OpusCodec.bitrateRange.lowerBound), OpusCodec.bitrateRange.upperBound)
+        for (result, what) in [(parley_opus_set_bitrate(state, clamped), "bitrate \(clamped)"),
+                               (parley_opus_set_inband_fec(state, 1), "in-band FEC"),
+                               (parley_opus_set_packet_loss_percent(state, OpusCodec.expectedLossPercent), "expected loss")]
+        where result != OPUS_OK {
+            opus_encoder_destroy(state)
+            throw AgentFailure(.callFailed, "opus encoder: cannot set \(what): \(OpusCodec.errorText(result))")
+        }
+        var set: Int32 = 0
+        _ = parley_opus_get_bitrate(state, &set)
+        bitrate = set
     }
 
     deinit { opus_encoder_destroy(state) }
