@@ -98,14 +98,16 @@ let package = Package(
             dependencies: ["ParleySampleKit", "Parley", "ParleyProtocol", "ParleyCrypto", "COpus",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")],
-            path: "Samples/CallAgent"
+            path: "Samples/CallAgent",
+            exclude: ["README.md", "parley-agent.conf.example"]
         ),
         .executableTarget(
             name: "ParleyChat",
             dependencies: ["ParleySampleKit", "Parley", "ParleyProtocol", "ParleyCrypto",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")],
-            path: "Samples/TerminalChat"
+            path: "Samples/TerminalChat",
+            exclude: ["README.md", "parley-chat.conf.example"]
         ),
         // `make demo`: parley-signal and two parley-agents in one call, with a report.
         .executableTarget(name: "ParleyDemo", path: "Samples/Demo"),

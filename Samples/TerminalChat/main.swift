@@ -1,2 +1,2 @@
-// parley-chat: placeholder until the chat client lands.
-print("parley-chat")
+// parley-chat: a terminal chat client. See README.md beside this file.
+ChatCommandLine.main()
