@@ -53,6 +53,8 @@ public final class ParleyClient: CallEngineHost, @unchecked Sendable {
     private let signallingLoop: SignallingLoop
     private var signalling: SignallingClient!
     private var engine: EngineThread!
+    /// Set by the first `stop()` (or deinit): stopping twice does nothing.
+    private let stopped = Atomic<Bool>(false)
 
     // Engine thread only.
     private var sessions: [CallID: CallSession] = [:]
@@ -78,8 +80,10 @@ public final class ParleyClient: CallEngineHost, @unchecked Sendable {
         self.logger = logger
         iceLoop = IceLoop()
         signallingLoop = try SignallingLoop()
-        engine = EngineThread(nextDeadline: { [unowned self] in self.nextDeadline },
-                              onDeadline: { [unowned self] now in self.service(now: now) })
+        // Weak, not unowned: the engine thread may still ask for a deadline while a client
+        // that was never stopped is being deinitialized (deinit then stops the engine).
+        engine = EngineThread(nextDeadline: { [weak self] in self?.nextDeadline },
+                              onDeadline: { [weak self] now in self?.service(now: now) })
         do {
             signalling = try SignallingClient(configuration: configuration.signalling, identity: identity, loop: signallingLoop,
                                               logger: logger, handler: { [weak self] event in self?.signallingEvent(event) })
@@ -90,8 +94,14 @@ public final class ParleyClient: CallEngineHost, @unchecked Sendable {
         }
     }
 
+    /// A client released without `stop()` still stops its threads and loops (its calls,
+    /// which hold it, cannot be live then).
     deinit {
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        signalling?.stop()
         engine?.stop()
+        signallingLoop.shutdown()
+        iceLoop.stop()
     }
 
     /// Starts ICE and connects to the signalling server (reconnecting as configured).
@@ -103,6 +113,7 @@ public final class ParleyClient: CallEngineHost, @unchecked Sendable {
     /// Hangs up every call (their keys are erased when this returns), stops the
     /// signalling connection and the loops. The client cannot be started again.
     public func stop() {
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         engine.sync {
             for session in Array(self.sessions.values) { session.hangUp() }
             self.sessions.removeAll()
