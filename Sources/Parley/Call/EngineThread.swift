@@ -106,8 +106,11 @@ final class EngineThread: @unchecked Sendable {
             pthread_mutex_unlock(&mutex)
             for job in batch { job() }
             batch.removeAll()
-            let now = MonotonicClock.now()
+            // The clock is read after the deadline: a timer due "now" (a pacer that is
+            // already open reports the time it was asked at) is then never in the future,
+            // so it runs instead of the loop waiting for an instant that has passed.
             let deadline = nextDeadline()
+            let now = MonotonicClock.now()
             if let deadline, deadline <= now {
                 onDeadline(now)
                 continue

@@ -152,30 +152,48 @@ class CallTestCase: XCTestCase {
     }
 }
 
-/// Reads a call's `received()` stream into memory as it arrives.
+/// Reads a call's `received()` stream into memory as it arrives. The counts and
+/// `fileEnded` are kept as items arrive, so a test polling them costs nothing: polling
+/// `all` (a copy of every item, which the next append then copies again) every few
+/// milliseconds burned a core and starved the call's own threads, which showed up as
+/// RTT spikes of hundreds of milliseconds and a collapsing bandwidth estimate.
 final class DataCollector: @unchecked Sendable {
-    private let items = Mutex<[CallData]>([])
+    private struct State {
+        var items: [CallData] = []
+        var messageCount = 0
+        var mediaFrameCount = 0
+        var fileEnded = false
+    }
+    private let state = Mutex(State())
     private var task: Task<Void, Never>?
 
     init(_ stream: AsyncStream<CallData>) {
         task = Task { [weak self] in
-            for await data in stream { self?.items.withLock { $0.append(data) } }
+            for await data in stream {
+                self?.state.withLock { state in
+                    state.items.append(data)
+                    switch data {
+                    case .message: state.messageCount += 1
+                    case .media: state.mediaFrameCount += 1
+                    case .fileCompleted, .fileFailed: state.fileEnded = true
+                    default: break
+                    }
+                }
+            }
         }
     }
 
     deinit { task?.cancel() }
 
-    var all: [CallData] { items.withLock { $0 } }
+    /// Cheap to poll.
+    var messageCount: Int { state.withLock { $0.messageCount } }
+    var mediaFrameCount: Int { state.withLock { $0.mediaFrameCount } }
+    var fileEnded: Bool { state.withLock { $0.fileEnded } }
+
+    /// Copies of everything so far: for assertions, not for polling.
+    var all: [CallData] { state.withLock { $0.items } }
     var messages: [[UInt8]] { all.compactMap { if case let .message(bytes) = $0 { return bytes } else { return nil } } }
     var mediaFrames: [MediaFrame] { all.compactMap { if case let .media(frame) = $0 { return frame } else { return nil } } }
-    var fileEnded: Bool {
-        all.contains { data in
-            switch data {
-            case .fileCompleted, .fileFailed: return true
-            default: return false
-            }
-        }
-    }
     var fileBytes: [UInt8] {
         all.reduce(into: [UInt8]()) { bytes, data in
             if case let .fileData(_, chunk, _) = data { bytes += chunk }
