@@ -11,6 +11,13 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
 
     /// Saturates at the end of time instead of trapping.
+    /// The earlier of two optional deadlines (nil: none), without building a collection.
+    public static func earliest(_ lhs: Timestamp?, _ rhs: Timestamp?) -> Timestamp? {
+        guard let lhs else { return rhs }
+        guard let rhs else { return lhs }
+        return min(lhs, rhs)
+    }
+
     public static func + (lhs: Timestamp, rhs: Duration) -> Timestamp {
         let (sum, overflow) = lhs.nanoseconds.addingReportingOverflow(rhs.nanosecondsClamped)
         return Timestamp(nanoseconds: overflow ? .max : sum)

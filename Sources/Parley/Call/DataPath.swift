@@ -180,12 +180,13 @@ final class DataPath: @unchecked Sendable {
     /// channel's and consent's timers only count once ICE is connected.
     private func timersDeadline(now: Timestamp) -> Timestamp? {
         guard !closed else { return nil }
-        var deadlines = [reassembler.nextDeadline]
+        // Asked on every datagram received: no array, no allocation.
+        var earliest = reassembler.nextDeadline
         if connected {
-            deadlines.append(reliable.nextDeadline(now: now))
-            if !consentReported { deadlines.append(consent.nextDeadline) }
+            earliest = Timestamp.earliest(earliest, reliable.nextDeadline(now: now))
+            if !consentReported { earliest = Timestamp.earliest(earliest, consent.nextDeadline) }
         }
-        return deadlines.compactMap { $0 }.min()
+        return earliest
     }
 
     func nextDeadline(now: Timestamp) -> Timestamp? {

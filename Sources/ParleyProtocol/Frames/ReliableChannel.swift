@@ -153,8 +153,10 @@ public final class ReliableChannel {
     /// When to call `handleTimeout` (and `pollTransmit`) next; nil when nothing is pending.
     public func nextDeadline(now: Timestamp) -> Timestamp? {
         guard failure == nil else { return nil }
-        let deadlines = [receiver.nextDeadline(), sender.nextDeadline(now: now.nanoseconds)].compactMap { $0 }
-        return deadlines.min().map { Timestamp(nanoseconds: $0) }
+        // Asked on every datagram: no array, no allocation.
+        let receiving = receiver.nextDeadline(), sending = sender.nextDeadline(now: now.nanoseconds)
+        let earliest: UInt64? = if let receiving, let sending { min(receiving, sending) } else { receiving ?? sending }
+        return earliest.map { Timestamp(nanoseconds: $0) }
     }
 
     // MARK: State
