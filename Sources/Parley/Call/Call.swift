@@ -18,9 +18,14 @@ public final class Call: @unchecked Sendable {
     public let peer: DeviceID
     public let role: CallRole
     let session: CallSession
+    /// The client this call belongs to: a call handle keeps it (and its threads) alive, so
+    /// a call still works when the application dropped the client but kept the call. No
+    /// cycle: the client holds only the session, never this handle.
+    private let client: ParleyClient
 
-    init(session: CallSession) {
+    init(session: CallSession, client: ParleyClient) {
         self.session = session
+        self.client = client
         id = session.callID
         peer = session.peer
         role = session.role

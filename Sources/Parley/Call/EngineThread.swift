@@ -15,6 +15,11 @@ final class EngineThread: @unchecked Sendable {
     /// Counts posts and pokes, so the loop knows whether one came while it was busy.
     private var wakeups: UInt64 = 0
     private var running = true
+    /// The loop has ended: from now on `post` and `sync` run their jobs on the caller's
+    /// thread (one at a time, under `inline`), so a call handle used after its client
+    /// stopped gets an answer instead of waiting forever for a thread that is gone.
+    private var finished = false
+    private var inline = pthread_mutex_t()
     private var thread = pthread_t()
     private var started = false
     /// Asked after each batch of jobs: when to run `onDeadline` next.
@@ -25,6 +30,11 @@ final class EngineThread: @unchecked Sendable {
         self.nextDeadline = nextDeadline
         self.onDeadline = onDeadline
         pthread_mutex_init(&mutex, nil)
+        var inlineAttributes = pthread_mutexattr_t()
+        pthread_mutexattr_init(&inlineAttributes)
+        pthread_mutexattr_settype(&inlineAttributes, Int32(PTHREAD_MUTEX_RECURSIVE))
+        pthread_mutex_init(&inline, &inlineAttributes)
+        pthread_mutexattr_destroy(&inlineAttributes)
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
         pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
@@ -46,6 +56,7 @@ final class EngineThread: @unchecked Sendable {
     deinit {
         pthread_cond_destroy(&condition)
         pthread_mutex_destroy(&mutex)
+        pthread_mutex_destroy(&inline)
     }
 
     /// True on the engine's own thread.
@@ -54,6 +65,11 @@ final class EngineThread: @unchecked Sendable {
     /// Runs `job` on the engine thread, after every job posted before it.
     func post(_ job: @escaping () -> Void) {
         pthread_mutex_lock(&mutex)
+        if finished {
+            pthread_mutex_unlock(&mutex)
+            runInline(job)
+            return
+        }
         jobs.append(job)
         wakeups &+= 1
         pthread_cond_signal(&condition)
@@ -71,6 +87,14 @@ final class EngineThread: @unchecked Sendable {
     /// Runs `job` on the engine thread and waits for its result (inline when already there).
     func sync<T>(_ job: @escaping () -> T) -> T {
         if isCurrent { return job() }
+        pthread_mutex_lock(&mutex)
+        let ended = finished
+        pthread_mutex_unlock(&mutex)
+        if ended {
+            var result: T?
+            runInline { result = job() }
+            return result!
+        }
         let done = Completion<T>()
         post { done.complete(job()) }
         return done.wait()
@@ -115,7 +139,16 @@ final class EngineThread: @unchecked Sendable {
                 onDeadline(now)
                 continue
             }
-            if !keepRunning { return }
+            if !keepRunning {
+                // Jobs posted after the last batch run here; later ones run inline.
+                pthread_mutex_lock(&mutex)
+                finished = true
+                let rest = jobs
+                jobs.removeAll()
+                pthread_mutex_unlock(&mutex)
+                runInline { for job in rest { job() } }
+                return
+            }
             pthread_mutex_lock(&mutex)
             if jobs.isEmpty && running && wakeups == generation {
                 if let deadline {
@@ -128,6 +161,15 @@ final class EngineThread: @unchecked Sendable {
             }
             pthread_mutex_unlock(&mutex)
         }
+    }
+}
+
+extension EngineThread {
+    /// Runs `job` on this thread, serialized with every other job run after the loop ended.
+    fileprivate func runInline(_ job: () -> Void) {
+        pthread_mutex_lock(&inline)
+        defer { pthread_mutex_unlock(&inline) }
+        job()
     }
 }
 

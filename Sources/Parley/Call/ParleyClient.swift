@@ -181,7 +181,7 @@ public final class ParleyClient: CallEngineHost, @unchecked Sendable {
                 self.sessions[core.callID] = session
                 _ = self.recentCallIDs.insert(core.callID, now: MonotonicClock.now())
                 session.start()  // sends the invite
-                return .success(Call(session: session))
+                return .success(Call(session: session, client: self))
             } catch {
                 return .failure(error)
             }
@@ -246,7 +246,7 @@ public final class ParleyClient: CallEngineHost, @unchecked Sendable {
             let session = CallSession(core: core, engine: engine, client: self, logger: logger)
             sessions[callID] = session
             session.start()
-            let call = Call(session: session)
+            let call = Call(session: session, client: self)
             let continuations = streams.withLock { Array($0.incoming.values) }
             continuations.forEach { $0.yield(call) }
         case let .ringing(callID), let .accept(callID, _), let .signal(callID, _), let .callEnded(callID, _):
