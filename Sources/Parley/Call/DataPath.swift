@@ -214,23 +214,7 @@ final class DataPath: @unchecked Sendable {
     // MARK: Application side
 
     func send(message: [UInt8], now: Timestamp) throws(CallSendError) -> ReliableMessageID {
-        pthread_mutex_lock(&mutex)
-        guard !closed else {
-            pthread_mutex_unlock(&mutex)
-            throw .notConnected
-        }
-        let id: ReliableMessageID
-        do {
-            id = try reliable.send(message: message, now: now)
-        } catch {
-            pthread_mutex_unlock(&mutex)
-            throw .reliable(error)
-        }
-        flush(now: now)
-        let moved = deadlineMovedEarlier(now: now)
-        pthread_mutex_unlock(&mutex)
-        if moved { deadlineMoved() }
-        return id
+        try queueOnChannel(now: now) { () throws(ReliableError) in try reliable.send(message: message, now: now) }
     }
 
     func startFile(size: UInt64, name: String?, now: Timestamp) throws(CallSendError) -> ReliableFileID {
@@ -246,14 +230,20 @@ final class DataPath: @unchecked Sendable {
 
     /// Writes as much of `bytes` as the send buffer takes; returns how many.
     func writeFile(_ id: ReliableFileID, bytes: [UInt8], now: Timestamp) throws(CallSendError) -> Int {
+        try queueOnChannel(now: now) { () throws(ReliableError) in try reliable.writeFile(id, bytes: bytes, now: now) }
+    }
+
+    /// Runs `operation` on the channel with the lock held, sends what it queued, and wakes
+    /// the engine (after unlocking) when a timer moved earlier.
+    private func queueOnChannel<T>(now: Timestamp, _ operation: () throws(ReliableError) -> T) throws(CallSendError) -> T {
         pthread_mutex_lock(&mutex)
         guard !closed else {
             pthread_mutex_unlock(&mutex)
             throw .notConnected
         }
-        let written: Int
+        let result: T
         do {
-            written = try reliable.writeFile(id, bytes: bytes, now: now)
+            result = try operation()
         } catch {
             pthread_mutex_unlock(&mutex)
             throw .reliable(error)
@@ -262,7 +252,7 @@ final class DataPath: @unchecked Sendable {
         let moved = deadlineMovedEarlier(now: now)
         pthread_mutex_unlock(&mutex)
         if moved { deadlineMoved() }
-        return written
+        return result
     }
 
     func sendMedia(_ frame: MediaFrame, now: Timestamp) throws(CallSendError) {
