@@ -197,7 +197,7 @@ final class CallRunner: Sendable {
 
     /// Starts what runs while the call is connected: the data reader (messages, audio,
     /// files), the audio sender, the queued sends, the pipe command and periodic stats.
-    private func startWork(received: AsyncStream<CallData>, setupMilliseconds: Int?) throws -> (AudioRecorder?, PipeProcess?, [Task<Void, Never>]) {
+    private func startWork(received: CallDataStream, setupMilliseconds: Int?) throws -> (AudioRecorder?, PipeProcess?, [Task<Void, Never>]) {
         var tasks: [Task<Void, Never>] = []
         let media = call.negotiatedMedia
         let opus = media?.audio.flatMap { audio in audio.codecs.first { $0.name.lowercased() == "opus" } }
@@ -443,7 +443,7 @@ struct DataReader: Sendable {
     nonisolated(unsafe) let recorder: AudioRecorder?
     let pipe: PipeProcess?
 
-    func read(_ stream: AsyncStream<CallData>) async {
+    func read(_ stream: CallDataStream) async {
         var recordingFailed = false
         for await data in stream {
             switch data {

@@ -1,3 +1,5 @@
+#define _GNU_SOURCE
+#include <pthread.h>
 #include "CParleyShims.h"
 #include <stdlib.h>
 
@@ -94,4 +96,8 @@ void CParleyShims_ev_timer_free(void *loop, void *timer) {
     if (!timer) return;
     if (loop) ev_timer_stop((struct ev_loop *)loop, &((struct CParleyShims_ev_timer *)timer)->watcher);
     free(timer);
+}
+
+int CParleyShims_name_thread(unsigned long thread, const char *name) {
+    return pthread_setname_np((pthread_t)thread, name);
 }

@@ -45,3 +45,19 @@ int CParleyShims_set_socket_buffers(int fd, int receive_bytes, int send_bytes,
         result = errno;
     return result;
 }
+
+/* The poll hook of the loop thread: GLib's poll function takes no user data, so the
+ * callback and its argument are thread-locals of the thread that runs the context. */
+static __thread CParleyShims_poll_hook poll_hook;
+static __thread void *poll_hook_argument;
+
+static gint CParleyShims_hooked_poll(GPollFD *fds, guint count, gint timeout) {
+    if (poll_hook) poll_hook(poll_hook_argument);
+    return g_poll(fds, count, timeout);
+}
+
+void CParleyShims_set_poll_hook(GMainContext *context, CParleyShims_poll_hook hook, void *argument) {
+    poll_hook = hook;
+    poll_hook_argument = argument;
+    g_main_context_set_poll_func(context, hook ? CParleyShims_hooked_poll : NULL);
+}

@@ -52,7 +52,7 @@ package let lwsPre = Int(CParleyShims_lws_pre())
 
 /// Runs `body` on a new joinable pthread (lws needs a thread of its own, not a Dispatch
 /// worker). Returns the thread, or the pthread_create error number.
-package func spawnServiceThread(_ body: @escaping @Sendable () -> Void) -> Result<pthread_t, Errno> {
+package func spawnServiceThread(named name: String, _ body: @escaping @Sendable () -> Void) -> Result<pthread_t, Errno> {
     final class Box: @unchecked Sendable {
         let body: @Sendable () -> Void
         init(_ body: @escaping @Sendable () -> Void) { self.body = body }
@@ -68,7 +68,13 @@ package func spawnServiceThread(_ body: @escaping @Sendable () -> Void) -> Resul
         Unmanaged<Box>.fromOpaque(retained).release()
         return .failure(Errno(result))
     }
+    nameThread(thread, name)
     return .success(thread)
+}
+
+/// Names `thread` for `top -H`, perf and debuggers (Linux keeps 15 bytes; longer names are cut).
+package func nameThread(_ thread: pthread_t, _ name: String) {
+    _ = String(decoding: name.utf8.prefix(15), as: UTF8.self).withCString { CParleyShims_name_thread(UInt(thread), $0) }
 }
 
 /// An errno value.

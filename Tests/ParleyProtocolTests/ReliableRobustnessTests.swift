@@ -146,4 +146,36 @@ final class ReliableRobustnessTests: XCTestCase {
         XCTAssertNil(channel.pollEvent())
         XCTAssertEqual(channel.stats.duplicatePackets, 3)
     }
+
+    /// The live shell reads its clock on several threads before taking its lock, so a send
+    /// can carry a time earlier than an ack already handled. Such a time counts as the
+    /// latest one seen: before, the rate sample subtracted a later send time from an
+    /// earlier one and trapped (found by the call throughput benchmark).
+    func testInputsWhoseTimeGoesBackwardsCountAsTheLatestTimeSeen() throws {
+        let sender = try ReliableChannel(now: now)
+        let receiver = try ReliableChannel(now: now)
+        func move(from: ReliableChannel, to: ReliableChannel, at time: Timestamp) throws -> Int {
+            var moved = 0
+            while let (type, payload) = from.pollTransmit(now: time) {
+                try to.handleIncoming(type: type, payload: payload, now: time)
+                moved += 1
+            }
+            return moved
+        }
+        func at(milliseconds: UInt64) -> Timestamp { Timestamp(nanoseconds: now.nanoseconds + milliseconds * 1_000_000) }
+        for round in 0..<6 {
+            // Each round's data leaves at a time earlier than the previous round's ack
+            // (sent at 100, 99, 98, ... ms; acked at 150, 200, 250, ... ms).
+            let sendTime = at(milliseconds: 100 - UInt64(round)), ackTime = at(milliseconds: 150 + 50 * UInt64(round))
+            try sender.send(message: [UInt8](repeating: UInt8(round), count: 64), now: sendTime)
+            XCTAssertEqual(try move(from: sender, to: receiver, at: sendTime), 1)
+            XCTAssertEqual(receiver.pollEvent(), .message([UInt8](repeating: UInt8(round), count: 64)))
+            XCTAssertGreaterThan(try move(from: receiver, to: sender, at: ackTime), 0)
+        }
+        var delivered = 0
+        while let event = sender.pollEvent() { if case .delivered = event { delivered += 1 } }
+        XCTAssertEqual(delivered, 6)
+        XCTAssertNil(sender.failure)
+        XCTAssertNotNil(sender.stats.smoothedRTTNanoseconds)
+    }
 }

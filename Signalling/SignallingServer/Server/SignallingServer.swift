@@ -130,7 +130,7 @@ public final class SignallingServer: @unchecked Sendable {
         loop.reload()  // enrollment codes (the allowlist was read at init)
 
         finished.enter()
-        let spawned = spawnServiceThread { [loop, finished] in
+        let spawned = spawnServiceThread(named: "signal-server") { [loop, finished] in
             guard let context = loop.context else { return finished.leave() }
             if let eventLoop = loop.eventLoop {
                 // Runs until requestStop breaks it; then lws is torn down outside the loop

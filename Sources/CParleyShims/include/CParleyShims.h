@@ -106,4 +106,13 @@ void CParleyShims_ice_disable_debug_output(void);
 int CParleyShims_set_socket_buffers(int fd, int receive_bytes, int send_bytes,
                                     int *granted_receive, int *granted_send);
 
+/* Names a thread (pthread_setname_np, which needs _GNU_SOURCE); at most 15 bytes and a NUL. */
+int CParleyShims_name_thread(unsigned long thread, const char *name);
+
+/* Calls `hook(argument)` each time the thread running `context` is about to poll (once
+ * per main-loop iteration, after the sources ready in it were dispatched). Call it on that
+ * thread (the hook is thread-local); a NULL hook restores g_poll. */
+typedef void (*CParleyShims_poll_hook)(void *argument);
+void CParleyShims_set_poll_hook(GMainContext *context, CParleyShims_poll_hook hook, void *argument);
+
 #endif

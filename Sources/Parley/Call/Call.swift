@@ -47,9 +47,12 @@ public final class Call: @unchecked Sendable {
     /// Each call of this method returns a new stream that sees events from then on.
     public func events() -> AsyncStream<CallEvent> { session.eventStream() }
 
-    /// Messages, media frames and file events from the direct path, in order.
-    /// One consumer: a second call of this method finishes the first stream.
-    public func received() -> AsyncStream<CallData> { session.dataStream() }
+    /// Messages, media frames and file events from the direct path, in order, buffered
+    /// from the start of the call (up to 65 536 items and 64 MiB of payload;
+    /// beyond that deliveries are dropped and counted in `stats.droppedDeliveries`).
+    /// One reader: the first iterator reads the stream, any other finishes at once.
+    /// It finishes when the call ends, or when the reading task is cancelled.
+    public func received() -> CallDataStream { session.dataStream() }
 
     /// Waits until the call is connected; throws the reason when it ends first
     /// (`CallError`, or `.invalidState` when it was hung up).
@@ -75,23 +78,23 @@ public final class Call: @unchecked Sendable {
     /// Sends a message on the reliable channel (at most `ReliableConstants.maxMessageBytes`).
     @discardableResult
     public func send(message: [UInt8]) throws(CallSendError) -> ReliableMessageID {
-        try session.withDataPath { path throws(CallSendError) in try path.send(message: message, now: MonotonicClock.now()) }
+        try session.withDataPath { path throws(CallSendError) in try path.send(message: message) }
     }
 
     /// Sends one encoded audio or video frame (unreliable; fragmented to the path MTU).
     public func send(media frame: MediaFrame) throws(CallSendError) {
-        try session.withDataPath { path throws(CallSendError) in try path.sendMedia(frame, now: MonotonicClock.now()) }
+        try session.withDataPath { path throws(CallSendError) in try path.sendMedia(frame) }
     }
 
     /// Starts an outgoing file of `size` bytes; then `writeFile` its bytes in order.
     public func startFile(size: UInt64, name: String? = nil) throws(CallSendError) -> ReliableFileID {
-        try session.withDataPath { path throws(CallSendError) in try path.startFile(size: size, name: name, now: MonotonicClock.now()) }
+        try session.withDataPath { path throws(CallSendError) in try path.startFile(size: size, name: name) }
     }
 
     /// Queues the next bytes of a file; returns how many the send buffer took (the rest
     /// must be written again after a `.writable` or `.fileProgress` event).
     public func writeFile(_ file: ReliableFileID, bytes: [UInt8]) throws(CallSendError) -> Int {
-        try session.withDataPath { path throws(CallSendError) in try path.writeFile(file, bytes: bytes, now: MonotonicClock.now()) }
+        try session.withDataPath { path throws(CallSendError) in try path.writeFile(file, bytes: bytes) }
     }
 
     /// Counters of the call so far.

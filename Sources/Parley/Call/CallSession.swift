@@ -36,15 +36,16 @@ final class CallSession: @unchecked Sendable {
     private var connectWaiters: [CheckedContinuation<Void, any Error>] = []
 
     private let shared: Mutex<Shared>
+    /// The direct path's data on its way to `received()`.
+    private let data: CallDataQueue
+    /// Where wakes of the data's reader wait for the end of a batch of datagrams.
+    private let iceLoop: IceLoop
     private struct Shared {
         var snapshot: CallSnapshot
         var dataPath: DataPath?
         var transport: IceTransport?
         var eventContinuations: [Int: AsyncStream<CallEvent>.Continuation] = [:]
         var nextContinuation = 0
-        var dataContinuation: AsyncStream<CallData>.Continuation?
-        var dataStream: AsyncStream<CallData>?
-        var droppedDeliveries = 0
         var counters = CallCounters()
         var lastReliableStats: ReliableStats?
         var lastMediaStats: MediaReassemblyStats?
@@ -64,11 +65,9 @@ final class CallSession: @unchecked Sendable {
         var logger = logger
         logger[metadataKey: "call"] = "\(core.callID)"
         self.logger = logger
-        let (data, continuation) = AsyncStream<CallData>.makeStream(bufferingPolicy: .bufferingOldest(CallSession.dataBufferLimit))
-        var initial = Shared(snapshot: CallSnapshot(state: core.state))
-        initial.dataStream = data
-        initial.dataContinuation = continuation
-        shared = Mutex(initial)
+        data = CallDataQueue(itemLimit: CallSession.dataBufferLimit, byteLimit: CallSession.dataBufferBytes)
+        iceLoop = client.iceLoop
+        shared = Mutex(Shared(snapshot: CallSnapshot(state: core.state)))
     }
 
     var snapshot: CallSnapshot { shared.withLock { $0.snapshot } }
@@ -95,28 +94,27 @@ final class CallSession: @unchecked Sendable {
         return stream
     }
 
-    /// The stream of direct-path data, created with the session so nothing that
-    /// arrives before the application asks is lost. The first caller gets it; later
-    /// callers get a stream that is already finished.
-    func dataStream() -> AsyncStream<CallData> {
-        let stream = shared.withLock { shared -> AsyncStream<CallData>? in
-            defer { shared.dataStream = nil }
-            return shared.dataStream
-        }
-        if let stream { return stream }
-        let (finished, continuation) = AsyncStream<CallData>.makeStream()
-        continuation.finish()
-        return finished
-    }
+    /// The stream of direct-path data, buffered from the session's start so nothing that
+    /// arrives before the application asks is lost. Its first iterator reads it; any
+    /// other iterator finishes at once.
+    func dataStream() -> CallDataStream { CallDataStream(queue: data) }
 
     /// Deliveries buffered for a slow `received()` consumer before further ones are dropped (and counted).
     static let dataBufferLimit = 65_536
+    /// Message, file and media bytes buffered for a slow `received()` consumer before
+    /// further deliveries are dropped (and counted): 64 MiB.
+    static let dataBufferBytes = 64 << 20
 
-    private func deliver(_ data: CallData) {
-        let continuation = shared.withLock { $0.dataContinuation }
-        guard let continuation else { return }
-        if case .dropped = continuation.yield(data) {
-            shared.withLock { $0.droppedDeliveries += 1 }
+    /// Hands `item` to the reader. On the ICE loop thread the reader's wake waits for the
+    /// end of the loop's batch of datagrams (one wake for many items).
+    private func deliver(_ item: CallData) {
+        switch data.append(item) {
+        case .none:
+            break
+        case .now:
+            data.wake()
+        case .deferred:
+            if iceLoop.isLoopThread { iceLoop.wakeAfterDispatch(data) } else { data.wake() }
         }
     }
 
@@ -204,7 +202,7 @@ final class CallSession: @unchecked Sendable {
                 stats.reliable = shared.lastReliableStats
                 stats.media = shared.lastMediaStats
             }
-            stats.droppedDeliveries = shared.droppedDeliveries
+            stats.droppedDeliveries = data.dropped
             stats.signalling = shared.counters
             stats.ice = shared.lastIceStats
         }
@@ -231,22 +229,19 @@ final class CallSession: @unchecked Sendable {
     }
 
     func transportInput(_ input: TransportInput) {
-        if case .connected = input { dataPath?.transportConnected(now: MonotonicClock.now()) }
+        if case .connected = input { dataPath?.transportConnected() }
         guarded { core.handleTransport(input, now: MonotonicClock.now()) }
         pump()
     }
 
-    var nextDeadline: Timestamp? {
-        let now = MonotonicClock.now()
-        return [core.nextDeadline, dataPath?.nextDeadline(now: now)].compactMap { $0 }.min()
-    }
+    var nextDeadline: Timestamp? { Timestamp.earliest(core.nextDeadline, dataPath?.nextDeadline()) }
 
     func service(now: Timestamp) {
         if let deadline = core.nextDeadline, deadline <= now {
             guarded { core.handleTimeout(now: now) }
             pump()
         }
-        dataPath?.service(now: now)
+        dataPath?.service()
     }
 
     /// Runs `body` (a core step that may seal the goodbye frame) holding the data path's
@@ -289,15 +284,12 @@ final class CallSession: @unchecked Sendable {
         case let .ended(end):
             logger.info("call ended", metadata: ["end": "\(end)"])
             resumeWaiters(with: CallSession.error(for: end))
-            let (events, data) = shared.withLock { shared in
-                defer {
-                    shared.eventContinuations = [:]
-                    shared.dataContinuation = nil
-                }
-                return (Array(shared.eventContinuations.values), shared.dataContinuation)
+            let events = shared.withLock { shared in
+                defer { shared.eventContinuations = [:] }
+                return Array(shared.eventContinuations.values)
             }
             events.forEach { $0.finish() }
-            data?.finish()
+            data.finish()
             client.callEnded(self)
         default:
             break
@@ -366,7 +358,7 @@ final class CallSession: @unchecked Sendable {
                     guard let self else { return }
                     self.engine.post { self.iceEvent(event) }
                 },
-                receive: { [weak path] datagram in path?.receive(datagram, now: MonotonicClock.now()) })
+                receive: { [weak path] datagram in path?.receive(datagram) })
         } catch {
             failTransport("\(error)")
             return

@@ -114,6 +114,15 @@ final class DataPath: @unchecked Sendable {
         pthread_mutex_destroy(&mutex)
     }
 
+    /// Runs `body` with the lock held and the time read after taking it, so the channel,
+    /// the sealer and consent see time in the order the lock serializes their inputs (a
+    /// time read before waiting for the lock could be older than one already used).
+    private func lockedNow<T>(_ body: (Timestamp) throws -> T) rethrows -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return try body(MonotonicClock.now())
+    }
+
     /// Runs `body` with the lock held (the session's core steps that may seal use it too).
     func locked<T>(_ body: () throws -> T) rethrows -> T {
         pthread_mutex_lock(&mutex)
@@ -127,8 +136,8 @@ final class DataPath: @unchecked Sendable {
     func attach(_ transport: IceTransport) { locked { self.transport = transport } }
 
     /// ICE is connected: start sending.
-    func transportConnected(now: Timestamp) {
-        locked {
+    func transportConnected() {
+        lockedNow { now in
             connected = true
             consent.start(now: now)
             flush(now: now)
@@ -146,8 +155,8 @@ final class DataPath: @unchecked Sendable {
     }
 
     /// Runs the channel's and the reassembler's timers due at `now`, then sends what is ready.
-    func service(now: Timestamp) {
-        locked {
+    func service() {
+        lockedNow { now in
             guard !closed else { return }
             reliable.handleTimeout(now: now)
             reassembler.handleTimeout(now: now)
@@ -189,8 +198,8 @@ final class DataPath: @unchecked Sendable {
         return earliest
     }
 
-    func nextDeadline(now: Timestamp) -> Timestamp? {
-        locked {
+    func nextDeadline() -> Timestamp? {
+        lockedNow { now in
             guard !closed else { return nil }
             // Before ICE is connected nothing can be sent, so the channel's timers would
             // only spin the engine; they count again from `transportConnected`.
@@ -213,14 +222,15 @@ final class DataPath: @unchecked Sendable {
 
     // MARK: Application side
 
-    func send(message: [UInt8], now: Timestamp) throws(CallSendError) -> ReliableMessageID {
-        try queueOnChannel(now: now) { () throws(ReliableError) in try reliable.send(message: message, now: now) }
+    func send(message: [UInt8]) throws(CallSendError) -> ReliableMessageID {
+        try queueOnChannel { now throws(ReliableError) in try reliable.send(message: message, now: now) }
     }
 
-    func startFile(size: UInt64, name: String?, now: Timestamp) throws(CallSendError) -> ReliableFileID {
+    func startFile(size: UInt64, name: String?) throws(CallSendError) -> ReliableFileID {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         guard !closed else { throw .notConnected }
+        let now = MonotonicClock.now()
         do {
             return try reliable.startFile(size: size, name: name, now: now)
         } catch {
@@ -229,21 +239,22 @@ final class DataPath: @unchecked Sendable {
     }
 
     /// Writes as much of `bytes` as the send buffer takes; returns how many.
-    func writeFile(_ id: ReliableFileID, bytes: [UInt8], now: Timestamp) throws(CallSendError) -> Int {
-        try queueOnChannel(now: now) { () throws(ReliableError) in try reliable.writeFile(id, bytes: bytes, now: now) }
+    func writeFile(_ id: ReliableFileID, bytes: [UInt8]) throws(CallSendError) -> Int {
+        try queueOnChannel { now throws(ReliableError) in try reliable.writeFile(id, bytes: bytes, now: now) }
     }
 
     /// Runs `operation` on the channel with the lock held, sends what it queued, and wakes
     /// the engine (after unlocking) when a timer moved earlier.
-    private func queueOnChannel<T>(now: Timestamp, _ operation: () throws(ReliableError) -> T) throws(CallSendError) -> T {
+    private func queueOnChannel<T>(_ operation: (Timestamp) throws(ReliableError) -> T) throws(CallSendError) -> T {
         pthread_mutex_lock(&mutex)
         guard !closed else {
             pthread_mutex_unlock(&mutex)
             throw .notConnected
         }
+        let now = MonotonicClock.now()
         let result: T
         do {
-            result = try operation()
+            result = try operation(now)
         } catch {
             pthread_mutex_unlock(&mutex)
             throw .reliable(error)
@@ -255,10 +266,11 @@ final class DataPath: @unchecked Sendable {
         return result
     }
 
-    func sendMedia(_ frame: MediaFrame, now: Timestamp) throws(CallSendError) {
+    func sendMedia(_ frame: MediaFrame) throws(CallSendError) {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         guard !closed, connected else { throw .notConnected }
+        let now = MonotonicClock.now()
         let plan: MediaFragmentPlan
         do {
             plan = try packetizer.plan(frame)
@@ -275,8 +287,8 @@ final class DataPath: @unchecked Sendable {
 
     // MARK: Network side (the ICE loop thread)
 
-    func receive(_ datagram: UnsafeRawBufferPointer, now: Timestamp) {
-        let moved: Bool = locked {
+    func receive(_ datagram: UnsafeRawBufferPointer) {
+        let moved: Bool = lockedNow { now in
             handle(datagram, now: now)
             return !closed && deadlineMovedEarlier(now: now)
         }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ParleyCrypto
+import ParleyLWS
 
 /// A thread of its own that runs jobs one at a time, in the order posted, and wakes
 /// at the earliest deadline its owner reports: the serial executor of a `ParleyClient`.
@@ -48,6 +49,7 @@ final class EngineThread: @unchecked Sendable {
         }, box.toOpaque())
         if result == 0 {
             started = true
+            nameThread(thread, "parley-engine")
         } else {
             box.release()
         }

@@ -33,6 +33,8 @@ public final class IceLoop: @unchecked Sendable {
     private let threadID = Atomic<UInt>(0)
     private let stopped = Latch()
     private let joined = Mutex(false)
+    /// Wakes held back until the loop thread is about to poll again (loop thread only).
+    private var deferredWakes: [any DeferredWake] = []
 
     /// Creates the context; nothing runs until `start()`.
     public init() {
@@ -58,7 +60,7 @@ public final class IceLoop: @unchecked Sendable {
                 throw IceError(.invalidState, "an IceLoop starts once; create a new loop after stop()")
             }
             // The thread's closure holds the loop until g_main_loop_run returns.
-            switch spawnServiceThread({ [self] in run() }) {
+            switch spawnServiceThread(named: "parley-ice", { [self] in run() }) {
             case let .success(thread):
                 control.thread = thread
                 control.phase = .running
@@ -147,6 +149,25 @@ public final class IceLoop: @unchecked Sendable {
         g_source_unref(source)
     }
 
+    // MARK: Wakes after a batch of datagrams
+
+    /// Calls `target.wake()` once this loop iteration has dispatched every source ready in
+    /// it (libnice reads a socket until it would block), just before the thread polls
+    /// again: a consumer woken once per batch of datagrams instead of once per datagram.
+    /// Loop thread only; `wake()` runs on the loop thread.
+    func wakeAfterDispatch(_ target: any DeferredWake) {
+        precondition(isLoopThread, "wakeAfterDispatch off the ICE loop thread")
+        deferredWakes.append(target)
+    }
+
+    /// The poll hook: runs the wakes this iteration deferred.
+    fileprivate func runDeferredWakes() {
+        guard !deferredWakes.isEmpty else { return }
+        let wakes = deferredWakes
+        deferredWakes.removeAll(keepingCapacity: true)
+        for target in wakes { target.wake() }
+    }
+
     // MARK: Transports
 
     /// Holds `transport` until it closes; false when the loop is not running.
@@ -172,9 +193,15 @@ public final class IceLoop: @unchecked Sendable {
         // Thread-default, so that libnice's async operations (nice_agent_close_async)
         // complete on this context.
         g_main_context_push_thread_default(context)
+        // The thread holds the loop until run() returns, so an unretained pointer is safe.
+        CParleyShims_set_poll_hook(context, { loop in
+            Unmanaged<IceLoop>.fromOpaque(loop!).takeUnretainedValue().runDeferredWakes()
+        }, Unmanaged.passUnretained(self).toOpaque())
         g_main_loop_run(mainLoop)
         // Work posted before the quit but after this iteration began.
         while g_main_context_iteration(context, 0) != 0 {}
+        CParleyShims_set_poll_hook(context, nil, nil)
+        runDeferredWakes()
         g_main_context_pop_thread_default(context)
         control.withLock { $0.phase = .stopped }
         threadID.store(0, ordering: .releasing)
@@ -210,6 +237,11 @@ public final class IceLoop: @unchecked Sendable {
         })
         g_source_attach(source, context)
     }
+}
+
+/// Something the ICE loop wakes after a batch of datagrams (see `IceLoop.wakeAfterDispatch`).
+protocol DeferredWake: AnyObject {
+    func wake()
 }
 
 private final class WorkBox: @unchecked Sendable {

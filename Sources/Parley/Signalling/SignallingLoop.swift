@@ -107,7 +107,7 @@ public final class SignallingLoop: LWSTimerOwner, @unchecked Sendable {
         }
         self.context = context
         // The thread's closure holds the loop until `run` returns.
-        switch spawnServiceThread({ [self] in run() }) {
+        switch spawnServiceThread(named: "parley-client", { [self] in run() }) {
         case let .success(thread): self.thread = thread
         case let .failure(error):
             lws_context_destroy(context)

@@ -110,7 +110,7 @@ enum CallThroughputBench {
         let start = Monotonic.now()
         let windowStart = start + Monotonic.nanoseconds(warmUp)
         let windowEnd = windowStart + Monotonic.nanoseconds(seconds)
-        let sender = JoinableThread<[String]> { () -> [String] in
+        let sender = JoinableThread<[String]>(name: "bench-sender") { () -> [String] in
             while Monotonic.now() < windowEnd {
                 do throws(CallSendError) {
                     try caller.send(message: message)

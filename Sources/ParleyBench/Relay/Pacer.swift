@@ -51,12 +51,13 @@ final class JoinableThread<Result: Sendable>: Sendable {
     private let result = Mutex<Result?>(nil)
     private let done = DispatchSemaphore(value: 0)
 
-    init(_ body: @escaping @Sendable () -> Result) {
+    init(name: String = "bench-worker", _ body: @escaping @Sendable () -> Result) {
         let thread = Thread { [self] in
             let value = body()
             result.withLock { $0 = value }
             done.signal()
         }
+        thread.name = name
         thread.start()
     }
 

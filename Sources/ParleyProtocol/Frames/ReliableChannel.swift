@@ -32,6 +32,17 @@ public final class ReliableChannel {
         self.configuration = configuration
         sender = ReliableSender(configuration: configuration, now: now.nanoseconds)
         receiver = ReliableReceiver(configuration: configuration)
+        latest = now.nanoseconds
+    }
+
+    /// The latest time any input carried. The shell may read its clock on several threads
+    /// before taking its lock, so inputs can arrive slightly out of time order: a `now`
+    /// earlier than one already seen counts as that one (time never goes backwards here).
+    private var latest: UInt64
+
+    private func clock(_ now: Timestamp) -> UInt64 {
+        if now.nanoseconds > latest { latest = now.nanoseconds }
+        return latest
     }
 
     // MARK: Sending
@@ -87,9 +98,9 @@ public final class ReliableChannel {
         try checkAlive()
         switch type {
         case .messageData:
-            if let violation = try receiver.handleData(payload, now: now.nanoseconds, events: &events) { fail(violation) }
+            if let violation = try receiver.handleData(payload, now: clock(now), events: &events) { fail(violation) }
         case .messageAck:
-            try sender.handleAck(payload, now: now.nanoseconds, events: &events)
+            try sender.handleAck(payload, now: clock(now), events: &events)
         default:
             throw .unexpectedFrameType(type.rawValue)
         }
@@ -107,7 +118,7 @@ public final class ReliableChannel {
     /// Runs the timers due at `now`: loss detection, the probe timeout, the peer-silence limit.
     public func handleTimeout(now: Timestamp) {
         guard failure == nil else { return }
-        if let error = sender.handleTimeout(now: now.nanoseconds) { fail(error) }
+        if let error = sender.handleTimeout(now: clock(now)) { fail(error) }
     }
 
     // MARK: Output
@@ -118,10 +129,11 @@ public final class ReliableChannel {
     public func pollTransmit(now: Timestamp, into buffer: UnsafeMutableRawBufferPointer) -> ReliableTransmit? {
         precondition(buffer.count >= configuration.maxPacketPayload, "pollTransmit needs a buffer of maxPacketPayload bytes")
         guard failure == nil else { return nil }
-        if let count = receiver.pollAck(now: now.nanoseconds, into: buffer) {
+        let now = clock(now)
+        if let count = receiver.pollAck(now: now, into: buffer) {
             return ReliableTransmit(type: .messageAck, byteCount: count)
         }
-        if let count = sender.pollTransmit(now: now.nanoseconds, into: buffer) {
+        if let count = sender.pollTransmit(now: now, into: buffer) {
             return ReliableTransmit(type: .messageData, byteCount: count)
         }
         return nil
@@ -154,7 +166,7 @@ public final class ReliableChannel {
     public func nextDeadline(now: Timestamp) -> Timestamp? {
         guard failure == nil else { return nil }
         // Asked on every datagram: no array, no allocation.
-        let receiving = receiver.nextDeadline(), sending = sender.nextDeadline(now: now.nanoseconds)
+        let receiving = receiver.nextDeadline(), sending = sender.nextDeadline(now: clock(now))
         let earliest: UInt64? = if let receiving, let sending { min(receiving, sending) } else { receiving ?? sending }
         return earliest.map { Timestamp(nanoseconds: $0) }
     }

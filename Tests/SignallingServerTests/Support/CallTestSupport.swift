@@ -167,7 +167,7 @@ final class DataCollector: @unchecked Sendable {
     private let state = Mutex(State())
     private var task: Task<Void, Never>?
 
-    init(_ stream: AsyncStream<CallData>) {
+    init(_ stream: CallDataStream) {
         task = Task { [weak self] in
             for await data in stream {
                 self?.state.withLock { state in
