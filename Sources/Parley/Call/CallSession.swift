@@ -345,7 +345,7 @@ final class CallSession: @unchecked Sendable {
                     guard let self else { return }
                     self.engine.post { self.transportInput(.consentLost) }
                 },
-                deadlineMoved: { [engine] in engine.poke() })
+                deadlineMoved: { [engine] in engine.poke() }, loop: client.iceLoop)
         } catch {
             failTransport("the data path could not start: \(error)")
             return

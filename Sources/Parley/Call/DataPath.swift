@@ -52,7 +52,7 @@ public enum CallSendError: Error, Equatable, Sendable, CustomStringConvertible {
 /// frame sealer and opener (borrowed from the call's `CallCore`), the channel and
 /// the media state; it is held while sending (libnice releases its own lock before
 /// calling the receive callback, so the two never wait for each other).
-final class DataPath: @unchecked Sendable {
+final class DataPath: DeferredWake, @unchecked Sendable {
     private var mutex = pthread_mutex_t()
     private let sealer: FrameSealer
     private let opener: FrameOpener
@@ -73,12 +73,24 @@ final class DataPath: @unchecked Sendable {
     private let deadlineMoved: @Sendable () -> Void
     /// The deadline the engine last got from `nextDeadline` (nil: none).
     private var engineDeadline: Timestamp?
-    /// Plaintext scratch (one frame payload) and the sealed batch waiting for one send.
+    /// The ICE loop whose thread receives this path's datagrams: what arrives in one of its
+    /// batches is answered (acks, the data they release) in one flush at the batch's end.
+    private let loop: IceLoop?
+    /// A flush is scheduled for the end of the loop's current batch (lock held).
+    private var flushScheduled = false
+    /// Datagrams handled since the last flush in the loop's current batch (lock held).
+    private var unflushedDatagrams = 0
+    /// Plaintext scratch (one frame payload).
     private let plain = UnsafeMutableRawBufferPointer.allocate(byteCount: SpecConstants.frameMaxPayload, alignment: 16)
     private let opened = UnsafeMutableRawBufferPointer.allocate(byteCount: SpecConstants.frameMaxPayload, alignment: 16)
-    private let batch: UnsafeMutableRawBufferPointer
-    private var batchDatagrams: [UnsafeRawBufferPointer] = []
-    private var batchUsed = 0
+    /// The batch being sealed into (lock held), and the other one: free, or being sent
+    /// after the lock was released by whoever holds `sendMutex`.
+    private var filling = SealedBatch(count: DataPath.batchCount, slotBytes: DataPath.slotBytes)
+    private var spare = SealedBatch(count: DataPath.batchCount, slotBytes: DataPath.slotBytes)
+    /// Held from the moment a batch is handed over (under the lock, so batches leave in the
+    /// order they were sealed) until its send returned: the socket write happens outside
+    /// the lock, so another thread can seal the next batch meanwhile.
+    private var sendMutex = pthread_mutex_t()
     private static let batchCount = IceConstants.maxBatch
     private static let slotBytes = SpecConstants.frameMaxPayload + SpecConstants.frameOverhead
 
@@ -91,8 +103,9 @@ final class DataPath: @unchecked Sendable {
          now: Timestamp,
          deliver: @escaping @Sendable (CallData) -> Void, control: @escaping @Sendable ([UInt8]) -> Void,
          channelFailed: @escaping @Sendable (ReliableError) -> Void, consentLost: @escaping @Sendable () -> Void,
-         deadlineMoved: @escaping @Sendable () -> Void) throws {
+         deadlineMoved: @escaping @Sendable () -> Void, loop: IceLoop? = nil) throws {
         self.sealer = sealer
+        self.loop = loop
         consent = PathConsent(timeout: consentTimeout)
         self.consentLost = consentLost
         self.opener = opener
@@ -102,25 +115,38 @@ final class DataPath: @unchecked Sendable {
         self.control = control
         self.channelFailed = channelFailed
         self.deadlineMoved = deadlineMoved
-        batch = .allocate(byteCount: DataPath.batchCount * DataPath.slotBytes, alignment: 16)
-        batchDatagrams.reserveCapacity(DataPath.batchCount)
         pthread_mutex_init(&mutex, nil)
+        pthread_mutex_init(&sendMutex, nil)
     }
 
     deinit {
         plain.deallocate()
         opened.deallocate()
-        batch.deallocate()
+        filling.deallocate()
+        spare.deallocate()
         pthread_mutex_destroy(&mutex)
+        pthread_mutex_destroy(&sendMutex)
     }
 
     /// Runs `body` with the lock held and the time read after taking it, so the channel,
     /// the sealer and consent see time in the order the lock serializes their inputs (a
     /// time read before waiting for the lock could be older than one already used).
+    /// Whatever `body` sealed is sent after the lock is released (in sealing order).
     private func lockedNow<T>(_ body: (Timestamp) throws -> T) rethrows -> T {
         pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return try body(MonotonicClock.now())
+        let result: T
+        do {
+            result = try body(MonotonicClock.now())
+        } catch {
+            let outgoing = handOverBatch()
+            pthread_mutex_unlock(&mutex)
+            outgoing.map(send)
+            throw error
+        }
+        let outgoing = handOverBatch()
+        pthread_mutex_unlock(&mutex)
+        outgoing.map(send)
+        return result
     }
 
     /// Runs `body` with the lock held (the session's core steps that may seal use it too).
@@ -144,13 +170,17 @@ final class DataPath: @unchecked Sendable {
         }
     }
 
-    /// Stops for good: nothing is sealed, opened or sent afterwards. Called before the
-    /// call's keys are erased.
+    /// Stops for good: nothing is sealed, opened or sent afterwards, and a send already
+    /// handed over has returned. Called before the call's keys are erased and before the
+    /// transport closes.
     func close() {
         locked {
             closed = true
             connected = false
             transport = nil
+            filling.clear()
+            pthread_mutex_lock(&sendMutex)  // waits for a send in progress outside the lock
+            pthread_mutex_unlock(&sendMutex)
         }
     }
 
@@ -181,7 +211,6 @@ final class DataPath: @unchecked Sendable {
             let keepalive = ControlFrame.keepalive.encoded
             keepalive.withUnsafeBytes { plain.copyMemory(from: $0) }
             sealIntoBatch(type: FrameType.control.rawValue, count: keepalive.count, now: now)
-            sendBatch()
         }
     }
 
@@ -261,36 +290,74 @@ final class DataPath: @unchecked Sendable {
         }
         flush(now: now)
         let moved = deadlineMovedEarlier(now: now)
+        let outgoing = handOverBatch()
         pthread_mutex_unlock(&mutex)
+        outgoing.map(send)
         if moved { deadlineMoved() }
         return result
     }
 
     func sendMedia(_ frame: MediaFrame) throws(CallSendError) {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        guard !closed, connected else { throw .notConnected }
-        let now = MonotonicClock.now()
-        let plan: MediaFragmentPlan
-        do {
-            plan = try packetizer.plan(frame)
-        } catch {
-            throw .media(error)
+        let result: Result<Void, CallSendError> = lockedNow { now in
+            guard !closed, connected else { return .failure(.notConnected) }
+            let plan: MediaFragmentPlan
+            do throws(MediaError) {
+                plan = try packetizer.plan(frame)
+            } catch {
+                return .failure(.media(error))
+            }
+            let type = frame.kind.frameType.rawValue
+            for index in 0..<plan.count {
+                let count = plan.write(fragment: index, into: plain)
+                sealIntoBatch(type: type, count: count, now: now)
+            }
+            return .success(())
         }
-        let type = frame.kind.frameType.rawValue
-        for index in 0..<plan.count {
-            let count = plan.write(fragment: index, into: plain)
-            sealIntoBatch(type: type, count: count, now: now)
-        }
-        sendBatch()
+        try result.get()
     }
 
     // MARK: Network side (the ICE loop thread)
 
+    /// One datagram from the transport. On the ICE loop's thread what it makes the channel
+    /// send (an ack, data an ack released) waits for the end of the loop's batch: one flush
+    /// and one ack for the datagrams the loop read from the socket in that batch (at most
+    /// `ReliableConstants.ackCoalesceLimit` of them), where the receiver would otherwise ack
+    /// every second packet (PROTOCOL.md, "When to ack").
     func receive(_ datagram: UnsafeRawBufferPointer) {
-        let moved: Bool = lockedNow { now in
+        let batched = loop?.isLoopThread ?? false
+        enum After { case nothing, schedule, deadlineMoved }
+        let after: After = lockedNow { now in
             handle(datagram, now: now)
-            return !closed && deadlineMovedEarlier(now: now)
+            guard !closed else { return .nothing }
+            guard batched else {
+                flush(now: now)
+                return deadlineMovedEarlier(now: now) ? .deadlineMoved : .nothing
+            }
+            unflushedDatagrams += 1
+            if unflushedDatagrams >= ReliableConstants.ackCoalesceLimit {
+                // A long batch still acks every `ackCoalesceLimit` packets.
+                unflushedDatagrams = 0
+                flush(now: now)
+            }
+            if flushScheduled { return .nothing }
+            flushScheduled = true
+            return .schedule
+        }
+        switch after {
+        case .nothing: break
+        case .schedule: loop?.wakeAfterDispatch(self)
+        case .deadlineMoved: deadlineMoved()
+        }
+    }
+
+    /// The end of the ICE loop's batch: sends what the batch's datagrams made ready.
+    func wake() {
+        let moved: Bool = lockedNow { now in
+            flushScheduled = false
+            unflushedDatagrams = 0
+            guard !closed else { return false }
+            flush(now: now)
+            return deadlineMovedEarlier(now: now)
         }
         if moved { deadlineMoved() }
     }
@@ -309,7 +376,6 @@ final class DataPath: @unchecked Sendable {
         case .messageData?, .messageAck?:
             try? reliable.handleIncoming(type: FrameType(rawValue: header.type)!, payload: payload, now: now)
             drainEvents()
-            flush(now: now)
         case .audio?, .video?:
             if let frame = try? reassembler.receive(payload, type: FrameType(rawValue: header.type)!, now: now) {
                 deliver(.media(frame))
@@ -341,32 +407,84 @@ final class DataPath: @unchecked Sendable {
         }
     }
 
-    /// Seals and sends everything the channel may send now (pacing and windows permitting).
+    /// Seals everything the channel may send now (pacing and windows permitting); the
+    /// batch leaves when the lock is released (`lockedNow`, `queueOnChannel`).
     private func flush(now: Timestamp) {
         guard connected, !closed else { return }
         while let transmit = reliable.pollTransmit(now: now, into: plain) {
             sealIntoBatch(type: transmit.type.rawValue, count: transmit.byteCount, now: now)
         }
-        sendBatch()
     }
 
     private func sealIntoBatch(type: UInt8, count: Int, now: Timestamp) {
-        if batchDatagrams.count == DataPath.batchCount { sendBatch() }
-        let slot = UnsafeMutableRawBufferPointer(rebasing: batch[batchUsed..<(batchUsed + DataPath.slotBytes)])
+        if filling.isFull { sendFullBatch() }
         guard let sealed = try? sealer.seal(type: type, payload: UnsafeRawBufferPointer(rebasing: plain[0..<count]),
-                                            into: slot, now: now) else { return }
-        batchDatagrams.append(UnsafeRawBufferPointer(rebasing: slot[0..<sealed]))
-        batchUsed += DataPath.slotBytes
+                                            into: filling.nextSlot, now: now) else { return }
+        filling.append(sealed)
         consent.frameSent(now: now)
     }
 
-    private func sendBatch() {
-        defer {
-            batchDatagrams.removeAll(keepingCapacity: true)
-            batchUsed = 0
-        }
-        guard !batchDatagrams.isEmpty, let transport else { return }
-        framesSent += batchDatagrams.count
-        batchDatagrams.withUnsafeBufferPointer { _ = transport.send(batch: $0) }
+    /// A batch filled up in the middle of one operation: sent at once, lock held (after
+    /// any batch still being sent outside the lock, so the order holds).
+    private func sendFullBatch() {
+        guard let outgoing = handOverBatch() else { return }
+        send(outgoing)
     }
+
+    /// Takes the sealed batch out for sending (lock held): waits until the previous batch
+    /// was sent, then swaps buffers. The caller sends it with `send` after releasing the
+    /// lock. Nil when there is nothing to send.
+    private func handOverBatch() -> (IceTransport, SealedBatch)? {
+        guard !filling.isEmpty else { return nil }
+        guard let transport, !closed else {
+            filling.clear()
+            return nil
+        }
+        pthread_mutex_lock(&sendMutex)
+        swap(&filling, &spare)
+        framesSent += spare.datagrams.count
+        return (transport, spare)
+    }
+
+    /// Sends a batch from `handOverBatch` and lets the next one go.
+    private func send(_ outgoing: (IceTransport, SealedBatch)) {
+        let (transport, batch) = outgoing
+        batch.datagrams.withUnsafeBufferPointer { _ = transport.send(batch: $0) }
+        batch.clear()
+        pthread_mutex_unlock(&sendMutex)
+    }
+}
+
+/// Sealed datagrams waiting for one `send(batch:)`: slots in one buffer.
+private final class SealedBatch {
+    private let storage: UnsafeMutableRawBufferPointer
+    private let slotBytes: Int
+    private let count: Int
+    private(set) var datagrams: [UnsafeRawBufferPointer] = []
+
+    init(count: Int, slotBytes: Int) {
+        storage = .allocate(byteCount: count * slotBytes, alignment: 16)
+        self.slotBytes = slotBytes
+        self.count = count
+        datagrams.reserveCapacity(count)
+    }
+
+    func deallocate() { storage.deallocate() }
+
+    var isEmpty: Bool { datagrams.isEmpty }
+    var isFull: Bool { datagrams.count == count }
+
+    /// Where the next datagram is sealed.
+    var nextSlot: UnsafeMutableRawBufferPointer {
+        let start = datagrams.count * slotBytes
+        return UnsafeMutableRawBufferPointer(rebasing: storage[start..<(start + slotBytes)])
+    }
+
+    /// The first `length` bytes of `nextSlot` hold a datagram.
+    func append(_ length: Int) {
+        let start = datagrams.count * slotBytes
+        datagrams.append(UnsafeRawBufferPointer(rebasing: storage[start..<(start + length)]))
+    }
+
+    func clear() { datagrams.removeAll(keepingCapacity: true) }
 }

@@ -37,6 +37,9 @@ public enum ReliableConstants {
     public static let ackEveryPackets = 2
     /// ... or this long after the first unacknowledged one, whichever comes first.
     public static let maxAckDelay: Duration = .milliseconds(10)
+    /// A receiver that handles datagrams in batches (all its socket holds) may answer a
+    /// whole batch with one ack at its end, but acks at least every this many data packets.
+    public static let ackCoalesceLimit = 32
     /// A window update is sent when the window limit moved this fraction of the window past the last one sent.
     public static let windowUpdateFraction: UInt64 = 4
 
