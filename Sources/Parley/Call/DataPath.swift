@@ -91,7 +91,9 @@ final class DataPath: DeferredWake, @unchecked Sendable {
     /// order they were sealed) until its send returned: the socket write happens outside
     /// the lock, so another thread can seal the next batch meanwhile.
     private var sendMutex = pthread_mutex_t()
-    private static let batchCount = IceConstants.maxBatch
+    /// Datagrams per sealed batch: two batches of half `IceConstants.maxBatch`, so a call
+    /// holds no more batch memory than one full batch (about 80 KB).
+    private static let batchCount = IceConstants.maxBatch / 2
     private static let slotBytes = SpecConstants.frameMaxPayload + SpecConstants.frameOverhead
 
     /// Frames that failed to open (forged, replayed, too old): counted, never delivered.
