@@ -195,4 +195,51 @@ final class ReliableDeliveryTests: XCTestCase {
         }
         return nil
     }
+
+    /// A receiver that stops taking data holds the sender back through its window instead
+    /// of losing anything: the sender gets no further than the window past what was taken,
+    /// notices about the receiver's own sending still come out, and once it takes data
+    /// again every message arrives, in order, once.
+    func testAReceiverThatStopsTakingDataHoldsTheSenderBackAndLosesNothing() throws {
+        var configuration = ReliableConfiguration()
+        configuration.receiveWindowBytes = 1_048_581  // the least allowed: quicker to fill
+        let path = try ReliableTestPath(link: .path(megabits: 100, delay: .milliseconds(5)), b: configuration)
+        path.bTakesIncoming = false
+        var received: [[UInt8]] = []
+        var deliveredToA: [ReliableMessageID] = []
+        var deliveredToB: [ReliableMessageID] = []
+        path.onEvent = { side, event in
+            if side == .b, case let .message(bytes) = event { received.append(bytes) }
+            if side == .a, case let .delivered(id) = event { deliveredToA.append(id) }
+            if side == .b, case let .delivered(id) = event { deliveredToB.append(id) }
+        }
+        let total = 3000  // about 4.5 MB: four times the receiver's window
+        var next = 0
+        func offer() throws {
+            while next < total, path.a.sendBufferFree > 4000 {
+                try path.a.send(message: message(next), now: path.clock.now)
+                next += 1
+            }
+        }
+        // b sends a message of its own: its delivery notice must come out while b holds data.
+        try path.b.send(message: [1, 2, 3], now: path.clock.now)
+        try path.run(within: .seconds(30)) {
+            try offer()
+            return path.a.stats.bytesInFlight == 0 && path.clock.now > Timestamp(nanoseconds: 10_000_000_000)
+        }
+        XCTAssertTrue(received.isEmpty, "b took no data")
+        XCTAssertEqual(deliveredToB, [1], "b's notices still come out while its received data is held")
+        let acknowledged = path.a.stats.bytesAcknowledged
+        XCTAssertGreaterThan(acknowledged, 500_000, "the window was used")
+        XCTAssertLessThanOrEqual(acknowledged, 1_048_581 + 10_000, "a stopped at b's window: \(acknowledged) bytes")
+        XCTAssertLessThan(deliveredToA.count, total)
+
+        path.bTakesIncoming = true
+        try path.run(within: .seconds(120)) {
+            try offer()
+            return received.count == total && deliveredToA.count == total
+        }
+        XCTAssertEqual(received, (0..<total).map(message), "every message once, in order")
+        XCTAssertTrue(path.refusals.isEmpty, "no honest packet was refused: \(path.refusals)")
+    }
 }

@@ -24,6 +24,9 @@ final class ReliableTestPath {
     var onEvent: (Side, ReliableEvent) throws -> Void = { _, _ in }
     /// Sees each packet before `receiver` handles it; may change it. Returning false drops it.
     var intercept: (_ receiver: Side, _ type: FrameType, _ payload: inout [UInt8]) -> Bool = { _, _, _ in true }
+    /// False: `b` takes only notices (`pollEvent(takingIncoming: false)`), as an application
+    /// that stopped reading; what it received stays in its channel.
+    var bTakesIncoming = true
     /// Errors thrown by `handleIncoming` (packets refused), with the refusing side.
     private(set) var refusals: [(Side, ReliableError)] = []
     private var buffer: [UInt8]
@@ -84,7 +87,7 @@ final class ReliableTestPath {
                 try onEvent(.a, event)
                 any = true
             }
-            while let event = b.pollEvent() {
+            while let event = b.pollEvent(takingIncoming: bTakesIncoming) {
                 eventsB.append(event)
                 try onEvent(.b, event)
                 any = true

@@ -128,6 +128,37 @@ final class CallDataStreamTests: XCTestCase {
         XCTAssertEqual(queue.dropped, 1)
     }
 
+    /// Received messages past the pause limits turn `acceptsIncoming` off (the data path then
+    /// leaves further data in the channel); media and notices do not count; the reader
+    /// taking the batch turns it back on and asks the data path for more, once.
+    func testReceivedDataPastThePauseLimitStopsTheDataPathUntilTheReaderTakesIt() async {
+        let queue = CallDataQueue(itemLimit: 1000, byteLimit: 1 << 20, pauseItems: 3, pauseBytes: 100)
+        let asked = Atomic<Int>(0)
+        queue.whenRoom { asked.add(1, ordering: .relaxed) }
+        var iterator = CallDataStream(queue: queue).makeAsyncIterator()
+        for index in 0..<5 { deliver(.delivered(UInt64(index)), to: queue) }
+        deliver(.media(MediaFrame(stream: 0, kind: .audio, payloadType: 111, timestamp: 0, payload: [UInt8](repeating: 1, count: 90))),
+                to: queue)
+        XCTAssertTrue(queue.acceptsIncoming, "notices and media never hold received data back")
+        deliver(message(1, bytes: 40), to: queue)
+        deliver(message(2, bytes: 40), to: queue)
+        XCTAssertTrue(queue.acceptsIncoming)
+        deliver(message(3, bytes: 40), to: queue)   // 3 items, 120 bytes: both limits reached
+        XCTAssertFalse(queue.acceptsIncoming)
+        XCTAssertEqual(asked.load(ordering: .relaxed), 0)
+        let first = await iterator.next()            // takes the whole batch
+        XCTAssertEqual(first, .delivered(0))
+        XCTAssertTrue(queue.acceptsIncoming)
+        XCTAssertEqual(asked.load(ordering: .relaxed), 1, "the data path is asked for more once")
+        var rest: [CallData] = []
+        for _ in 0..<8 { if let item = await iterator.next() { rest.append(item) } }
+        XCTAssertEqual(rest.suffix(3), [message(1, bytes: 40), message(2, bytes: 40), message(3, bytes: 40)])
+        deliver(message(4, bytes: 10), to: queue)
+        _ = await iterator.next()
+        XCTAssertEqual(asked.load(ordering: .relaxed), 1, "a batch taken with room to spare asks for nothing")
+        XCTAssertEqual(queue.dropped, 0)
+    }
+
     /// On the ICE loop thread the reader's wake waits until the loop is about to poll again,
     /// unless a batch of `wakeBatch` items piled up: then it is woken at once.
     func testWakesOnTheIceLoopWaitForTheEndOfTheBatchUnlessTheBatchIsLarge() async throws {

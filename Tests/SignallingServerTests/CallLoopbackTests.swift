@@ -52,6 +52,59 @@ final class CallLoopbackTests: CallTestCase {
         XCTAssertEqual(SecretBytes.liveCount, baseline, "every secret of the call is erased on both sides")
     }
 
+    /// A callee that does not read `received()` for a while loses no message: the data
+    /// path stops taking received data from the reliable channel once 1 MiB waits for the
+    /// reader, the channel's window holds the caller back (its sends end in
+    /// `sendBufferFull`), and once the callee reads, every message arrives in order, once.
+    /// Before flow control reached the application, the stream dropped what passed its
+    /// 65 536-item bound and the caller never waited.
+    func testACalleeThatReadsLateLosesNoMessageAndHoldsTheCallerBack() async throws {
+        let alice = try await startClient()
+        let bob = try await startClient()
+        let (call, answered) = try await connectedCall(alice, bob, callerCode: nil, calleeCode: nil)
+        let unread = answered.received()
+        let total = 100_000
+        func message(_ index: Int) -> [UInt8] {
+            (0..<200).map { $0 < 4 ? UInt8(truncatingIfNeeded: index >> (8 * $0)) : UInt8(truncatingIfNeeded: index &+ $0) }
+        }
+        // Send until the caller has been refused for a whole second: nothing moves any more.
+        var next = 0
+        var refusedSince: ContinuousClock.Instant?
+        while next < total {
+            do throws(CallSendError) {
+                try call.send(message: message(next))
+                next += 1
+                refusedSince = nil
+            } catch {
+                guard case .reliable(.sendBufferFull) = error else { throw error }
+                let now = ContinuousClock.now
+                if let since = refusedSince, now - since > .seconds(1) { break }
+                if refusedSince == nil { refusedSince = now }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        XCTAssertLessThan(next, total, "the caller was never held back")
+        XCTAssertGreaterThan(next, 20_000, "the callee's window and buffer were used")
+        XCTAssertEqual(answered.stats.droppedDeliveries, 0)
+
+        let received = DataCollector(unread)
+        while next < total {
+            do throws(CallSendError) {
+                try call.send(message: message(next))
+                next += 1
+            } catch {
+                guard case .reliable(.sendBufferFull) = error else { throw error }
+                try await Task.sleep(for: .milliseconds(1))
+            }
+        }
+        try await waitUntil("every message arrived", within: .seconds(120)) { received.messageCount >= total }
+        let messages = received.messages
+        XCTAssertEqual(messages.count, total)
+        XCTAssertTrue(messages == (0..<total).map(message), "every message once, in order")
+        XCTAssertEqual(answered.stats.droppedDeliveries, 0)
+        call.hangUp()
+    }
+
     /// Consent on the sealed path keeps an idle call alive: with a 3 s consent timeout and
     /// nothing sent by the application for 6 s, each side's keepalives (one per second of
     /// silence) keep the other's consent fresh, and the call still carries a message after.

@@ -48,10 +48,14 @@ public final class Call: @unchecked Sendable {
     public func events() -> AsyncStream<CallEvent> { session.eventStream() }
 
     /// Messages, media frames and file events from the direct path, in order, buffered
-    /// from the start of the call (up to 65 536 items and 64 MiB of payload;
-    /// beyond that deliveries are dropped and counted in `stats.droppedDeliveries`).
+    /// from the start of the call. Received messages and file data are never dropped for a
+    /// slow reader: once 1 MiB (or 4096 of them) wait, the rest stays in the reliable
+    /// channel and its flow control holds the peer back until the reader catches up. Media
+    /// frames and notices about this side's sending (delivered, writable, progress) are
+    /// dropped beyond 65 536 items or 64 MiB and counted in `stats.droppedDeliveries`.
     /// One reader: the first iterator reads the stream, any other finishes at once.
-    /// It finishes when the call ends, or when the reading task is cancelled.
+    /// It finishes when the call ends, or when the reading task is cancelled (after which
+    /// what arrives is dropped).
     public func received() -> CallDataStream { session.dataStream() }
 
     /// Waits until the call is connected; throws the reason when it ends first
@@ -107,7 +111,8 @@ public struct CallStats: Sendable, Equatable {
     public var framesReceived = 0
     /// Frames that failed to open on arrival (forged, corrupted, replayed): dropped.
     public var refusedFrames = 0
-    /// Application data dropped because `received()` was not consumed fast enough.
+    /// Media frames and sending notices dropped because `received()` was not consumed fast
+    /// enough (received messages and file data are held back instead, never dropped).
     public var droppedDeliveries = 0
     public var reliable: ReliableStats?
     public var media: MediaReassemblyStats?

@@ -39,13 +39,25 @@ public struct CallDataStream: AsyncSequence, Sendable {
 }
 
 /// The buffer between the threads that produce a call's data (the ICE loop, the engine)
-/// and its one reader. Bounded by items and by bytes; what does not fit is dropped and
-/// counted (`CallStats.droppedDeliveries`).
+/// and its one reader.
+///
+/// Received messages and file data are held back, not dropped: once `pauseBytes` or
+/// `pauseItems` of them wait for the reader, `acceptsIncoming` turns false, the data path
+/// leaves further data in the reliable channel (whose receive window then stops moving, so
+/// the peer waits), and `onRoom` asks for more as soon as the reader took what waited.
+/// Everything else (media frames, which are unreliable anyway, and notices about this
+/// side's sending) is bounded by `itemLimit` and `byteLimit`: what does not fit is
+/// dropped and counted (`CallStats.droppedDeliveries`).
 final class CallDataQueue: DeferredWake, @unchecked Sendable {
     /// Items waiting for the reader before further ones are dropped.
     let itemLimit: Int
-    /// Message and file bytes waiting for the reader before further items are dropped.
+    /// Message, file and media bytes waiting for the reader before further items are dropped.
     let byteLimit: Int
+    /// Received message and file bytes waiting for the reader before the data path stops
+    /// taking more from the channel.
+    let pauseBytes: Int
+    /// Received messages and file chunks waiting before the data path stops taking more.
+    let pauseItems: Int
     /// Items that make a waiting reader wake at once instead of after the loop's batch.
     static let wakeBatch = 64
 
@@ -61,13 +73,31 @@ final class CallDataQueue: DeferredWake, @unchecked Sendable {
         var readerGone = false
         var readerClaimed = false
         var dropped = 0
+        /// Received messages and file chunks waiting, and their bytes.
+        var incomingItems = 0
+        var incomingBytes = 0
     }
     private let state = Mutex(State())
+    /// False while `pauseBytes` or `pauseItems` of received data wait (read without the lock).
+    private let room = Atomic<Bool>(true)
+    /// Called (without the lock) after the reader took a batch while the queue had no room.
+    private let onRoom = Mutex<@Sendable () -> Void>({})
 
-    init(itemLimit: Int, byteLimit: Int) {
+    init(itemLimit: Int, byteLimit: Int, pauseItems: Int = .max, pauseBytes: Int = .max) {
         self.itemLimit = itemLimit
         self.byteLimit = byteLimit
+        self.pauseItems = pauseItems
+        self.pauseBytes = pauseBytes
     }
+
+    /// What to call when the reader took a batch while received data was held back: the
+    /// data path takes more from the channel (and its window moves again).
+    func whenRoom(_ action: @escaping @Sendable () -> Void) { onRoom.withLock { $0 = action } }
+
+    /// True while received messages and file data may be taken from the channel; false
+    /// once `pauseBytes` or `pauseItems` of them wait for the reader. Also true when the
+    /// reader is gone (its data is dropped: nobody will read it).
+    var acceptsIncoming: Bool { room.load(ordering: .acquiring) }
 
     var dropped: Int { state.withLock { $0.dropped } }
 
@@ -98,6 +128,13 @@ final class CallDataQueue: DeferredWake, @unchecked Sendable {
             }
             state.items.append(data)
             state.bytes += size
+            if data.isReceivedData {
+                state.incomingItems += 1
+                state.incomingBytes += size
+                if state.incomingItems >= pauseItems || state.incomingBytes >= pauseBytes {
+                    room.store(false, ordering: .releasing)
+                }
+            }
             guard state.waiter != nil else { return .none }
             if state.items.count >= CallDataQueue.wakeBatch { return .now }
             if state.wakeScheduled { return .none }
@@ -142,6 +179,9 @@ final class CallDataQueue: DeferredWake, @unchecked Sendable {
             state.readerGone = true
             state.items.removeAll()
             state.bytes = 0
+            state.incomingItems = 0
+            state.incomingBytes = 0
+            room.store(true, ordering: .releasing)
             defer { state.waiter = nil }
             return state.waiter
         }
@@ -153,17 +193,23 @@ final class CallDataQueue: DeferredWake, @unchecked Sendable {
     /// or when the reading task is cancelled.
     func next(refilling batch: inout Deque<CallData>) async -> CallData? {
         while true {
-            enum Step { case took, ended, wait }
+            enum Step { case took(hadNoRoom: Bool), ended, wait }
             let step = state.withLock { state -> Step in
                 if !state.items.isEmpty {
                     swap(&state.items, &batch)
                     state.bytes = 0
-                    return .took
+                    state.incomingItems = 0
+                    state.incomingBytes = 0
+                    let hadNoRoom = !room.load(ordering: .relaxed)
+                    room.store(true, ordering: .releasing)
+                    return .took(hadNoRoom: hadNoRoom)
                 }
                 return state.finished || state.readerGone ? .ended : .wait
             }
             switch step {
-            case .took: return batch.popFirst()
+            case let .took(hadNoRoom):
+                if hadNoRoom { onRoom.withLock { $0 }() }
+                return batch.popFirst()
             case .ended: return nil
             case .wait: break
             }
@@ -195,6 +241,15 @@ final class CallDataQueue: DeferredWake, @unchecked Sendable {
 }
 
 extension CallData {
+    /// A received message or file chunk: what the reliable channel holds back (flow
+    /// control) while the reader is behind.
+    var isReceivedData: Bool {
+        switch self {
+        case .message, .fileData: return true
+        default: return false
+        }
+    }
+
     /// Bytes of message or file payload this item holds (what the queue's byte limit counts).
     var payloadBytes: Int {
         switch self {

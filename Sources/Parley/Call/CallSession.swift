@@ -65,9 +65,11 @@ final class CallSession: @unchecked Sendable {
         var logger = logger
         logger[metadataKey: "call"] = "\(core.callID)"
         self.logger = logger
-        data = CallDataQueue(itemLimit: CallSession.dataBufferLimit, byteLimit: CallSession.dataBufferBytes)
+        data = CallDataQueue(itemLimit: CallSession.dataBufferLimit, byteLimit: CallSession.dataBufferBytes,
+                             pauseItems: CallSession.incomingPauseItems, pauseBytes: CallSession.incomingPauseBytes)
         iceLoop = client.iceLoop
         shared = Mutex(Shared(snapshot: CallSnapshot(state: core.state)))
+        data.whenRoom { [weak self] in self?.shared.withLock { $0.dataPath }?.resumeIncoming() }
     }
 
     var snapshot: CallSnapshot { shared.withLock { $0.snapshot } }
@@ -104,6 +106,11 @@ final class CallSession: @unchecked Sendable {
     /// Message, file and media bytes buffered for a slow `received()` consumer before
     /// further deliveries are dropped (and counted): 64 MiB.
     static let dataBufferBytes = 64 << 20
+    /// Received messages and file chunks, and their bytes, waiting for the reader before
+    /// the data path leaves further ones in the reliable channel (whose window then holds
+    /// the peer back): nothing received is dropped for a slow reader.
+    static let incomingPauseItems = 4096
+    static let incomingPauseBytes = 1 << 20
 
     /// Hands `item` to the reader. On the ICE loop thread the reader's wake waits for the
     /// end of the loop's batch of datagrams (one wake for many items).
@@ -345,7 +352,8 @@ final class CallSession: @unchecked Sendable {
                     guard let self else { return }
                     self.engine.post { self.transportInput(.consentLost) }
                 },
-                deadlineMoved: { [engine] in engine.poke() }, loop: client.iceLoop)
+                deadlineMoved: { [engine] in engine.poke() }, loop: client.iceLoop,
+                acceptsIncoming: { [data] in data.acceptsIncoming })
         } catch {
             failTransport("the data path could not start: \(error)")
             return

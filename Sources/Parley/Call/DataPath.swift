@@ -67,6 +67,9 @@ final class DataPath: DeferredWake, @unchecked Sendable {
     private var consentReported = false
     private let consentLost: @Sendable () -> Void
     private let deliver: @Sendable (CallData) -> Void
+    /// False while the application's reader is behind: received data then stays in the
+    /// channel (flow control holds the peer back) until `resumeIncoming`.
+    private let acceptsIncoming: @Sendable () -> Bool
     private let control: @Sendable ([UInt8]) -> Void
     private let channelFailed: @Sendable (ReliableError) -> Void
     /// Wakes the engine thread so it asks `nextDeadline` again. Called without the lock.
@@ -105,7 +108,9 @@ final class DataPath: DeferredWake, @unchecked Sendable {
          now: Timestamp,
          deliver: @escaping @Sendable (CallData) -> Void, control: @escaping @Sendable ([UInt8]) -> Void,
          channelFailed: @escaping @Sendable (ReliableError) -> Void, consentLost: @escaping @Sendable () -> Void,
-         deadlineMoved: @escaping @Sendable () -> Void, loop: IceLoop? = nil) throws {
+         deadlineMoved: @escaping @Sendable () -> Void, loop: IceLoop? = nil,
+         acceptsIncoming: @escaping @Sendable () -> Bool = { true }) throws {
+        self.acceptsIncoming = acceptsIncoming
         self.sealer = sealer
         self.loop = loop
         consent = PathConsent(timeout: consentTimeout)
@@ -352,6 +357,18 @@ final class DataPath: DeferredWake, @unchecked Sendable {
         }
     }
 
+    /// The application's reader caught up: take the received data the channel held back
+    /// and send the window update it allows.
+    func resumeIncoming() {
+        let moved: Bool = lockedNow { now in
+            guard !closed else { return false }
+            drainEvents()
+            flush(now: now)
+            return deadlineMovedEarlier(now: now)
+        }
+        if moved { deadlineMoved() }
+    }
+
     /// The end of the ICE loop's batch: sends what the batch's datagrams made ready.
     func wake() {
         let moved: Bool = lockedNow { now in
@@ -393,7 +410,7 @@ final class DataPath: DeferredWake, @unchecked Sendable {
     // MARK: Internals (lock held)
 
     private func drainEvents() {
-        while let event = reliable.pollEvent() {
+        while let event = reliable.pollEvent(takingIncoming: acceptsIncoming()) {
             switch event {
             case let .message(bytes): deliver(.message(bytes))
             case let .delivered(id): deliver(.delivered(id))

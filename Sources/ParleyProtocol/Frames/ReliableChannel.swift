@@ -23,7 +23,11 @@ public final class ReliableChannel {
     public let configuration: ReliableConfiguration
     private var sender: ReliableSender
     private var receiver: ReliableReceiver
-    private var events = RingQueue<ReliableQueuedEvent>()
+    /// What the receiver produced: messages and file data hold their receive-window bytes
+    /// until taken, so an application that does not take them holds the peer back.
+    private var incoming = RingQueue<ReliableQueuedEvent>()
+    /// Notices about this side's sending (delivered, writable, file progress) and failures.
+    private var notices = RingQueue<ReliableQueuedEvent>()
     /// Set when the channel failed; every later call refuses with `channelFailed`.
     public private(set) var failure: ReliableError?
 
@@ -98,9 +102,9 @@ public final class ReliableChannel {
         try checkAlive()
         switch type {
         case .messageData:
-            if let violation = try receiver.handleData(payload, now: clock(now), events: &events) { fail(violation) }
+            if let violation = try receiver.handleData(payload, now: clock(now), events: &incoming) { fail(violation) }
         case .messageAck:
-            try sender.handleAck(payload, now: clock(now), events: &events)
+            try sender.handleAck(payload, now: clock(now), events: &notices)
         default:
             throw .unexpectedFrameType(type.rawValue)
         }
@@ -151,13 +155,25 @@ public final class ReliableChannel {
         return payload.isEmpty ? nil : (type, payload)
     }
 
-    /// The next event, or nil. Taking a received message or file data frees its bytes in
-    /// the receive window.
-    public func pollEvent() -> ReliableEvent? {
-        while !events.isEmpty {
-            let queued = events.removeFirst()
-            if let release = queued.release { receiver.release(upTo: release) }
-            if let event = queued.event { return event }
+    /// The next event, or nil: what was received first (in order), then notices about
+    /// sending and failures. Taking a received message or file data frees its bytes in the
+    /// receive window.
+    public func pollEvent() -> ReliableEvent? { pollEvent(takingIncoming: true) }
+
+    /// `pollEvent`; with `takingIncoming` false only notices about sending and failures come
+    /// out, and what was received stays here with its bytes still counted in the receive
+    /// window: an application that cannot take more data holds the peer back through flow
+    /// control (its window stops moving) instead of losing data.
+    public func pollEvent(takingIncoming: Bool) -> ReliableEvent? {
+        if takingIncoming {
+            while !incoming.isEmpty {
+                let queued = incoming.removeFirst()
+                if let release = queued.release { receiver.release(upTo: release) }
+                if let event = queued.event { return event }
+            }
+        }
+        while !notices.isEmpty {
+            if let event = notices.removeFirst().event { return event }
         }
         return nil
     }
@@ -194,6 +210,6 @@ public final class ReliableChannel {
     private func fail(_ error: ReliableError) {
         guard failure == nil else { return }
         failure = error
-        events.append(ReliableQueuedEvent(event: .failed(error)))
+        notices.append(ReliableQueuedEvent(event: .failed(error)))
     }
 }
