@@ -144,19 +144,16 @@ final class CallDataQueue: DeferredWake, @unchecked Sendable {
     }
 
     /// Resumes a waiting reader (it then takes everything buffered).
-    func wake() {
-        let waiter = state.withLock { state -> UnsafeContinuation<Void, Never>? in
-            state.wakeScheduled = false
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume()
-    }
+    func wake() { resumeReader { $0.wakeScheduled = false } }
 
     /// No more items: the reader gets what is buffered, then the end.
-    func finish() {
+    func finish() { resumeReader { $0.finished = true } }
+
+    /// Applies `change` and takes the waiting reader out, under the lock; resumes the reader
+    /// after releasing it.
+    private func resumeReader(after change: (inout State) -> Void) {
         let waiter = state.withLock { state -> UnsafeContinuation<Void, Never>? in
-            state.finished = true
+            change(&state)
             defer { state.waiter = nil }
             return state.waiter
         }
@@ -175,17 +172,14 @@ final class CallDataQueue: DeferredWake, @unchecked Sendable {
 
     /// The reader stopped (cancelled or released): drop what is buffered and what comes.
     func readerLeft() {
-        let waiter = state.withLock { state -> UnsafeContinuation<Void, Never>? in
+        resumeReader { state in
             state.readerGone = true
             state.items.removeAll()
             state.bytes = 0
             state.incomingItems = 0
             state.incomingBytes = 0
             room.store(true, ordering: .releasing)
-            defer { state.waiter = nil }
-            return state.waiter
         }
-        waiter?.resume()
     }
 
     /// The next item: moves everything buffered into `batch` (which is empty) and returns
