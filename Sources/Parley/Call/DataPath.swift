@@ -50,8 +50,10 @@ public enum CallSendError: Error, Equatable, Sendable, CustomStringConvertible {
 /// and the media packetizer produce, opens what arrives and hands it to the channel
 /// or the reassembler, and delivers the results. Thread-safe: one lock guards the
 /// frame sealer and opener (borrowed from the call's `CallCore`), the channel and
-/// the media state; it is held while sending (libnice releases its own lock before
-/// calling the receive callback, so the two never wait for each other).
+/// the media state. Sealed datagrams leave in batches after the lock is released, in the
+/// order they were sealed (`sendMutex`); only a batch that fills up in the middle of one
+/// operation is sent with the lock held (libnice releases its own lock before calling
+/// the receive callback, so the two never wait for each other).
 final class DataPath: DeferredWake, @unchecked Sendable {
     private var mutex = pthread_mutex_t()
     private let sealer: FrameSealer
@@ -139,17 +141,9 @@ final class DataPath: DeferredWake, @unchecked Sendable {
     /// the sealer and consent see time in the order the lock serializes their inputs (a
     /// time read before waiting for the lock could be older than one already used).
     /// Whatever `body` sealed is sent after the lock is released (in sealing order).
-    private func lockedNow<T>(_ body: (Timestamp) throws -> T) rethrows -> T {
+    private func lockedNow<T>(_ body: (Timestamp) -> T) -> T {
         pthread_mutex_lock(&mutex)
-        let result: T
-        do {
-            result = try body(MonotonicClock.now())
-        } catch {
-            let outgoing = handOverBatch()
-            pthread_mutex_unlock(&mutex)
-            outgoing.map(send)
-            throw error
-        }
+        let result = body(MonotonicClock.now())
         let outgoing = handOverBatch()
         pthread_mutex_unlock(&mutex)
         outgoing.map(send)
