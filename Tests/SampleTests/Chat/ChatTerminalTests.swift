@@ -22,7 +22,8 @@ final class ChatTerminalTests: ChatTerminalTestCase {
         try tmux.key("bob", "y")
         try tmux.waitFor("bob", text: "Security code (Enter for none):")
         try tmux.type("bob", "4711 2", enter: false)
-        XCTAssertTrue(try tmux.screen("bob").last!.hasSuffix("••••••"), "the code shows as dots while typed")  // capture has rows
+        // Waits for the redraw: reading the screen at once raced the chat's handling of the keys.
+        try tmux.waitFor("bob", "the code shown as dots while typed") { $0.last?.hasSuffix("••••••") == true }
         try tmux.key("bob", "Enter")
 
         let sasAlice = try connectedSAS("alice", peer: "bob")
